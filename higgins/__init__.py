@@ -1,0 +1,1 @@
+"""Higgins: an event-driven, Zun-compatible container service for OpenStack."""

@@ -1,0 +1,205 @@
+"""EDGE: the host agent: run commands from this host's stream on Docker, report what happened,
+watch Docker for what happens on its own, and reconcile on start.
+Side effects: Docker calls, bus publishes, reads views."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from higgins import events
+from higgins.agents import reconcile
+from higgins.agents.docker_driver import DockerDriver, DriverError
+from higgins.agents.reconcile import Tracked
+from higgins.bus.base import Bus, command_stream
+from higgins.events import CommandType, EventType
+from higgins.processors.model import Outcome, Status
+from higgins.runtime import publishing, views
+from higgins.store.base import Store
+
+LOG = logging.getLogger(__name__)
+
+Drafts = list[events.Draft]
+_KILL_SETTLE_SECONDS = 2.0
+
+
+class Agent:
+    def __init__(self, host: str, bus: Bus, store: Store, driver: DockerDriver) -> None:
+        self.host = host
+        self._bus = bus
+        self._store = store
+        self._driver = driver
+        self._tracked: dict[str, Tracked] = {}
+        self._owners: dict[str, events.Envelope] = {}
+        self._locks: collections.defaultdict[str, threading.Lock] = collections.defaultdict(
+            threading.Lock
+        )
+        self._handlers: dict[str, Callable[[str, dict[str, Any]], Drafts]] = {
+            CommandType.CREATE: self._create,
+            CommandType.START: self._simple("start", EventType.STARTED),
+            CommandType.STOP: self._stop,
+            CommandType.REBOOT: self._reboot,
+            CommandType.PAUSE: self._simple("pause", EventType.PAUSED),
+            CommandType.UNPAUSE: self._simple("unpause", EventType.UNPAUSED),
+            CommandType.KILL: self._kill,
+            CommandType.DELETE: self._delete,
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def report(self) -> None:
+        """Announce this host and its capacity (host.reported)."""
+        inventory = self._driver.inventory()
+        data = {"host": self.host, "cpus": inventory.cpus, "memory_mb": inventory.memory_mb,
+                "runtimes": list(inventory.runtimes), "driver_version": inventory.version}
+        self._bus.publish([_origin(EventType.HOST_REPORTED, events.host_subject(self.host), data)])
+
+    def reconcile(self) -> None:
+        """Bring the views to Docker's truth for every container on this host; remove orphans."""
+        for observed in self._driver.managed():
+            state = views.current_container(self._bus, self._store, observed.uuid)
+            if state is None or state.status is Status.DELETED:
+                LOG.warning("removing orphan Docker container", extra={"uuid": observed.uuid})
+                self._driver.remove(observed.uuid, force=True)
+        for state in self._store.find_containers():
+            if state.host == self.host and state.container_id:
+                self._tracked[state.uuid] = Tracked(state.status, state.auto_remove)
+                self.check(state.uuid)
+
+    def run(self, stop: threading.Event, concurrency: int = 4) -> list[threading.Thread]:
+        threads = [
+            threading.Thread(target=self._bus.consume, daemon=True, name=f"agent-{self.host}",
+                             args=(f"agent.{self.host}", command_stream(self.host),
+                                   self.handle, stop, concurrency)),
+            threading.Thread(target=self._watch, args=(stop,), daemon=True, name="agent-watch"),
+        ]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def _watch(self, stop: threading.Event) -> None:
+        for uuid in self._driver.watch(stop):
+            try:
+                self.check(uuid)
+            except Exception:  # noqa: BLE001 - one bad observation must not stop the watcher
+                LOG.exception("failed to check container", extra={"uuid": uuid})
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def handle(self, command: events.Envelope) -> None:
+        uuid = command["subject"]
+        with self._locks[uuid]:
+            self._owners[uuid] = command
+            before = self._tracked.get(uuid, Tracked(Status.CREATING))
+            try:
+                drafts = self._handlers[command["type"]](uuid, command["data"])
+            except DriverError as error:
+                drafts = [events.Draft(EventType.FAILED, uuid, {"reason": str(error)})]
+            publishing.publish_outcome(self._bus, command, Outcome(events=tuple(drafts)))
+            self._track(uuid, drafts, before)
+
+    def _track(self, uuid: str, drafts: Drafts, before: Tracked) -> None:
+        for draft in drafts:
+            before = reconcile.tracked_after(draft, before)
+        if before.status is Status.DELETED:
+            self._tracked.pop(uuid, None)
+        else:
+            self._tracked[uuid] = before
+
+    def _create(self, uuid: str, spec: dict[str, Any]) -> Drafts:
+        self._tracked[uuid] = Tracked(Status.CREATING, bool(spec.get("auto_remove")))
+        self._driver.ensure_image(spec["image"], spec.get("image_pull_policy"))
+        container_id = self._driver.create(uuid, spec)
+        drafts = [events.Draft(EventType.CREATED, uuid,
+                               {"container_id": container_id, "host": self.host})]
+        if spec.get("run"):
+            try:
+                self._driver.act(uuid, "start")
+            except DriverError as error:
+                return [*drafts, events.Draft(EventType.FAILED, uuid, {"reason": str(error)})]
+            drafts.append(events.Draft(EventType.STARTED, uuid, {}))
+        return drafts
+
+    def _simple(self, verb: str, result: EventType) -> Callable[[str, dict[str, Any]], Drafts]:
+        def run(uuid: str, data: dict[str, Any]) -> Drafts:
+            self._driver.act(uuid, verb)
+            return [events.Draft(result, uuid, {})]
+
+        return run
+
+    def _stop(self, uuid: str, data: dict[str, Any]) -> Drafts:
+        self._driver.act(uuid, "stop", timeout=int(data.get("timeout", 10)))
+        return [self._stopped(uuid)]
+
+    def _reboot(self, uuid: str, data: dict[str, Any]) -> Drafts:
+        self._driver.act(uuid, "restart", timeout=int(data.get("timeout", 10)))
+        return [events.Draft(EventType.STARTED, uuid, {})]
+
+    def _kill(self, uuid: str, data: dict[str, Any]) -> Drafts:
+        signal = data.get("signal") or "SIGKILL"
+        self._driver.act(uuid, "kill", signal=signal)
+        observed = self._wait_exit(uuid)
+        if observed is None or observed.state != "exited":
+            return []  # the process caught the signal; the watcher reports what it does next
+        return [events.Draft(EventType.STOPPED, uuid, {"exit_code": observed.exit_code})]
+
+    def _wait_exit(self, uuid: str) -> reconcile.Observed | None:
+        deadline = threading.Event()
+        observed = self._driver.inspect(uuid)
+        waited = 0.0
+        while observed is not None and observed.state == "running" and waited < \
+                _KILL_SETTLE_SECONDS:
+            deadline.wait(0.05)
+            waited += 0.05
+            observed = self._driver.inspect(uuid)
+        return observed
+
+    def _stopped(self, uuid: str) -> events.Draft:
+        observed = self._driver.inspect(uuid)
+        exit_code = observed.exit_code if observed else None
+        return events.Draft(EventType.STOPPED, uuid, {"exit_code": exit_code})
+
+    def _delete(self, uuid: str, data: dict[str, Any]) -> Drafts:
+        if data.get("stop") and not data.get("force"):
+            observed = self._driver.inspect(uuid)
+            if observed is not None and observed.state in ("running", "paused", "restarting"):
+                self._driver.act(uuid, "stop")
+        self._driver.remove(uuid, force=bool(data.get("force")))
+        return [events.Draft(EventType.DELETED, uuid, {})]
+
+    # -- observation -------------------------------------------------------------------------
+
+    def check(self, uuid: str) -> None:
+        """Publish the difference between Docker and what this agent last reported, if any."""
+        with self._locks[uuid]:
+            tracked = self._tracked.get(uuid)
+            if tracked is None:
+                return
+            draft = reconcile.observe(uuid, tracked, self._driver.inspect(uuid))
+            if draft is None:
+                return
+            cause = self._owners.get(uuid) or views_origin(self._bus, uuid)
+            envelope = events.seal(draft, event_id=publishing.new_id(),
+                                   time=publishing.utc_now(), cause=cause)
+            self._bus.publish([envelope])
+            self._track(uuid, [draft], tracked)
+            LOG.info("observed change", extra={"uuid": uuid, "event_type": str(draft.type)})
+
+    def logs(self, uuid: str, **options: Any) -> str:
+        return self._driver.logs(uuid, **options)
+
+
+def views_origin(bus: Bus, uuid: str) -> events.Envelope:
+    """The container's first event: whose container it is, for events the agent originates."""
+    return bus.history(uuid)[0]
+
+
+def _origin(kind: EventType, subject: str, data: dict[str, Any]) -> events.Envelope:
+    return events.Envelope(
+        id=publishing.new_id(), type=str(kind), subject=subject, seq=0,
+        time=publishing.utc_now(), project_id="", user_id="",
+        request_id="req-" + publishing.new_id(), data=data,
+    )

@@ -1,0 +1,217 @@
+"""EDGE: the only module that imports docker. Side effects: talks to the Docker engine."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from higgins.agents.reconcile import Observed
+
+LOG = logging.getLogger(__name__)
+
+NAME_PREFIX = "higgins-"
+LABEL_UUID = "higgins.uuid"
+LABEL_HOST = "higgins.host"
+LABEL_PROJECT = "higgins.project_id"
+
+
+class DriverError(Exception):
+    """Docker refused or failed; the message says why, for status_reason."""
+
+
+@dataclass(frozen=True)
+class Inventory:
+    cpus: float
+    memory_mb: int
+    runtimes: tuple[str, ...]
+    version: str
+
+
+def docker_name(uuid: str) -> str:
+    return NAME_PREFIX + uuid
+
+
+def _explain(error: Exception) -> str:
+    if isinstance(error, docker.errors.APIError):
+        return str(error.explanation or error)
+    return str(error)
+
+
+class DockerDriver:
+    def __init__(self, url: str, api_version: str, host: str) -> None:
+        self._client = docker.DockerClient(base_url=url, version=api_version, timeout=120)
+        self.host = host
+
+    def inventory(self) -> Inventory:
+        info = self._client.info()
+        return Inventory(
+            cpus=float(info["NCPU"]),
+            memory_mb=int(info["MemTotal"]) // (1024 * 1024),
+            runtimes=tuple(sorted(info.get("Runtimes", {"runc": {}}))),
+            version=str(info.get("ServerVersion", "")),
+        )
+
+    def ensure_image(self, image: str, policy: str | None) -> None:
+        """Zun's pull policies: ifnotpresent (default), always, never."""
+        policy = (policy or "ifnotpresent").lower()
+        present = self._has_image(image)
+        if policy == "never" and not present:
+            raise DriverError(f"Image {image} was not found on host {self.host} "
+                              "and image_pull_policy is never.")
+        if policy == "always" or not present:
+            try:
+                self._client.images.pull(image)
+            except docker.errors.APIError as error:
+                raise DriverError(f"Failed to pull image {image}: {_explain(error)}") from error
+
+    def _has_image(self, image: str) -> bool:
+        try:
+            self._client.images.get(image)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+
+    def create(self, uuid: str, spec: Mapping[str, Any]) -> str:
+        """Create once: the Docker name is derived from the uuid, so a repeat finds the first."""
+        existing = self._find(uuid)
+        if existing is not None:
+            return str(existing.id)
+        try:
+            container = self._client.containers.create(**self._create_args(uuid, spec))
+        except docker.errors.APIError as error:
+            if error.status_code == 409 and (existing := self._find(uuid)) is not None:
+                return str(existing.id)
+            raise DriverError(f"Docker refused to create the container: {_explain(error)}") \
+                from error
+        return str(container.id)
+
+    def _create_args(self, uuid: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        labels = {**spec.get("labels", {}), LABEL_UUID: uuid, LABEL_HOST: self.host,
+                  LABEL_PROJECT: spec.get("project_id", "")}
+        args: dict[str, Any] = {
+            "image": spec["image"],
+            "name": docker_name(uuid),
+            "labels": labels,
+            "environment": spec.get("environment") or None,
+            "command": spec.get("command") or None,
+            "entrypoint": spec.get("entrypoint") or None,
+            "working_dir": spec.get("workdir") or None,
+            "hostname": spec.get("hostname") or None,
+            "tty": bool(spec.get("tty")),
+            "stdin_open": bool(spec.get("interactive")),
+            "auto_remove": bool(spec.get("auto_remove")),
+            "detach": True,
+        }
+        if spec.get("memory"):
+            args["mem_limit"] = f"{int(spec['memory'])}m"
+        if spec.get("cpu"):
+            args["nano_cpus"] = int(float(spec["cpu"]) * 1_000_000_000)
+        policy = spec.get("restart_policy") or {}
+        if policy.get("Name") and policy["Name"] != "no":
+            args["restart_policy"] = {
+                "Name": policy["Name"],
+                "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0),
+            }
+        return args
+
+    def _find(self, uuid: str) -> Any:
+        try:
+            return self._client.containers.get(docker_name(uuid))
+        except docker.errors.NotFound:
+            return None
+
+    def _get(self, uuid: str) -> Any:
+        container = self._find(uuid)
+        if container is None:
+            raise DriverError(f"Docker container {docker_name(uuid)} does not exist.")
+        return container
+
+    def act(self, uuid: str, verb: str, **kwargs: Any) -> None:
+        """Run start/stop/restart/pause/unpause/kill on the container, Docker errors explained."""
+        try:
+            getattr(self._get(uuid), verb)(**kwargs)
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker failed to {verb} the container: {_explain(error)}") \
+                from error
+
+    def remove(self, uuid: str, force: bool) -> None:
+        container = self._find(uuid)
+        if container is None:
+            return
+        try:
+            container.remove(force=force)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as error:
+            if error.status_code == 409 and "already in progress" in _explain(error):
+                return
+            raise DriverError(f"Docker failed to remove the container: {_explain(error)}") \
+                from error
+
+    def inspect(self, uuid: str) -> Observed | None:
+        try:
+            attrs = self._client.api.inspect_container(docker_name(uuid))
+        except docker.errors.NotFound:
+            return None
+        return _observed(uuid, attrs)
+
+    def managed(self) -> list[Observed]:
+        """Every container this host's agent made, as Docker sees it now."""
+        found = self._client.api.containers(
+            all=True, filters={"label": [f"{LABEL_HOST}={self.host}"]}
+        )
+        result = []
+        for summary in found:
+            observed = self.inspect(summary["Labels"][LABEL_UUID])
+            if observed is not None:
+                result.append(observed)
+        return result
+
+    def watch(self, stop: threading.Event) -> Iterator[str]:
+        """Uuids of this host's containers as Docker reports something happening to them."""
+        while not stop.is_set():
+            try:
+                stream = self._client.api.events(
+                    decode=True, filters={"type": "container", "label": f"{LABEL_HOST}={self.host}"}
+                )
+                stop_watching = threading.Thread(
+                    target=lambda: (stop.wait(), stream.close()), daemon=True
+                )
+                stop_watching.start()
+                for event in stream:
+                    uuid = event.get("Actor", {}).get("Attributes", {}).get(LABEL_UUID)
+                    if uuid:
+                        yield uuid
+            except (docker.errors.APIError, requests.exceptions.RequestException, OSError):
+                if not stop.is_set():
+                    LOG.warning("docker event stream broke; reconnecting")
+                    stop.wait(1.0)
+
+    def logs(self, uuid: str, **options: Any) -> str:
+        try:
+            raw = self._get(uuid).logs(**options)
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker failed to read logs: {_explain(error)}") from error
+        return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _observed(uuid: str, attrs: Mapping[str, Any]) -> Observed:
+    state = attrs.get("State", {})
+    exit_code = state.get("ExitCode")
+    return Observed(
+        uuid=uuid,
+        container_id=str(attrs.get("Id", "")),
+        state=str(state.get("Status", "")),
+        exit_code=int(exit_code) if exit_code is not None else None,
+        error=str(state.get("Error", "")),
+    )

@@ -1,0 +1,82 @@
+"""PURE: compare what Docker shows with what the agent last reported, and name the event."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from higgins import events
+from higgins.events import EventType
+from higgins.processors.model import Status
+
+LOST_REASON = "The Docker container was removed outside Higgins."
+
+DOCKER_STATES: Mapping[str, Status] = {
+    "created": Status.CREATED,
+    "running": Status.RUNNING,
+    "paused": Status.PAUSED,
+    "restarting": Status.RESTARTING,
+    "exited": Status.STOPPED,
+    "dead": Status.DEAD,
+    "removing": Status.DELETING,
+}
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One Docker container as inspected."""
+
+    uuid: str
+    container_id: str
+    state: str
+    exit_code: int | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """What the agent last told the bus about a container it runs."""
+
+    status: Status
+    auto_remove: bool = False
+
+
+_QUIET = (Status.CREATING, Status.DELETING, Status.DELETED)
+
+
+def observe(uuid: str, tracked: Tracked, observed: Observed | None) -> events.Draft | None:
+    """The event that brings the views to Docker's truth, or None when they already agree."""
+    if tracked.status in _QUIET:
+        return None  # a command for it is in flight; its result will speak
+    if observed is None:
+        if tracked.auto_remove:
+            return events.Draft(EventType.DELETED, uuid, {})
+        return events.Draft(EventType.LOST, uuid, {"reason": LOST_REASON})
+    status = DOCKER_STATES.get(observed.state, Status.UNKNOWN)
+    if status == tracked.status:
+        return None
+    if status is Status.RUNNING:
+        return events.Draft(EventType.STARTED, uuid, {})
+    if status is Status.STOPPED:
+        return events.Draft(EventType.STOPPED, uuid, {"exit_code": observed.exit_code})
+    if status is Status.PAUSED:
+        return events.Draft(EventType.PAUSED, uuid, {})
+    if status is Status.DEAD:
+        reason = observed.error or "Docker reports the container dead."
+        return events.Draft(EventType.FAILED, uuid, {"reason": reason})
+    return None  # created, restarting, removing: transitional, the next event settles it
+
+
+def tracked_after(draft: events.Draft, before: Tracked) -> Tracked:
+    """What the agent tracks once `draft` is published."""
+    after: Mapping[str, Status] = {
+        EventType.CREATED: Status.CREATED,
+        EventType.STARTED: Status.RUNNING,
+        EventType.STOPPED: Status.STOPPED,
+        EventType.PAUSED: Status.PAUSED,
+        EventType.UNPAUSED: Status.RUNNING,
+        EventType.FAILED: Status.ERROR,
+        EventType.LOST: Status.ERROR,
+        EventType.DELETED: Status.DELETED,
+    }
+    return Tracked(after.get(draft.type, before.status), before.auto_remove)

@@ -1,0 +1,63 @@
+"""EDGE: the Flask application factory: Zun's v1 API over Higgins' bus and store."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import flask
+
+from higgins.api import containers, errors, microversions, versions
+from higgins.api.services import AgentDirectory, Services
+from higgins.bus.base import Bus
+from higgins.store.base import Store
+
+LOG = logging.getLogger("higgins.api")
+_SLASHES = re.compile(r"/{2,}")
+
+
+def create_app(bus: Bus, store: Store, agents: AgentDirectory) -> flask.Flask:
+    app = flask.Flask("higgins")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["higgins"] = Services(bus=bus, store=store, agents=agents)
+    app.url_map.strict_slashes = False
+    app.wsgi_app = _collapse_slashes(app.wsgi_app)  # type: ignore[method-assign]
+    errors.register(app)
+    app.register_blueprint(versions.blueprint)
+    app.register_blueprint(containers.blueprint)
+    app.before_request(_begin)
+    app.after_request(_finish)
+    return app
+
+
+def _collapse_slashes(wsgi: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """Zun's tempest tests send /v1/containers//<uuid>/start; treat // as /."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        environ["PATH_INFO"] = _SLASHES.sub("/", environ.get("PATH_INFO", "/"))
+        return wsgi(environ, start_response)
+
+    return app
+
+
+def _begin() -> None:
+    flask.g.started = time.monotonic()
+    flask.g.request_id = "req-" + str(uuid.uuid4())
+    flask.g.version = None
+    flask.g.version = microversions.negotiate(
+        flask.request.headers.get(microversions.HEADER)
+    )
+
+
+def _finish(response: flask.Response) -> flask.Response:
+    response.headers.update(microversions.response_headers(flask.g.get("version")))
+    response.headers["x-openstack-request-id"] = flask.g.get("request_id", "")
+    elapsed = (time.monotonic() - flask.g.get("started", time.monotonic())) * 1000
+    LOG.info("%s %s %s", flask.request.method, flask.request.path, response.status_code,
+             extra={"request_id": flask.g.get("request_id"), "status": response.status_code,
+                    "ms": round(elapsed, 1)})
+    return response

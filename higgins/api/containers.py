@@ -1,0 +1,250 @@
+"""EDGE: /v1/containers: validate, decide against the current view, publish, answer with the
+view folded from what was published (read-your-writes)."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any
+
+import flask
+
+from higgins import events
+from higgins.api import errors, parsing, views
+from higgins.api.identity import Caller, current_caller
+from higgins.api.microversions import Version
+from higgins.api.services import Services, services
+from higgins.events import EventType
+from higgins.processors import containers
+from higgins.processors.model import Action, ContainerState, Refusal
+from higgins.runtime import publishing
+from higgins.runtime import views as live
+
+blueprint = flask.Blueprint("containers", __name__, url_prefix="/v1/containers")
+
+_LIST_FILTERS = ("name", "image", "status", "host", "task_state", "project_id", "user_id")
+_SORT_KEYS = ("created_at", "name", "status", "uuid", "image", "updated_at")
+
+
+def _version() -> Version:
+    version: Version = flask.g.version
+    return version
+
+
+def _render(state: ContainerState) -> dict[str, Any]:
+    return views.container(state, _version(), flask.request.host_url)
+
+
+def _envelope(kind: EventType, subject: str, caller: Caller, data: dict[str, Any]) -> events.Envelope:
+    return events.Envelope(
+        id=publishing.new_id(), type=str(kind), subject=subject, seq=0,
+        time=publishing.utc_now(), project_id=caller.project_id, user_id=caller.user_id,
+        request_id=flask.g.request_id, data=data,
+    )
+
+
+def _record(svc: Services, envelope: events.Envelope) -> ContainerState:
+    """Publish (durable before we answer), then fold it into the view the caller reads next."""
+    svc.bus.publish([envelope])
+    state = live.current_container(svc.bus, svc.store, envelope["subject"])
+    assert state is not None, "a recorded event always has a view"
+    return state
+
+
+@blueprint.post("", strict_slashes=False)
+def create() -> Any:
+    parsing.reject_unknown_query("run")
+    run = parsing.query_bool("run")
+    spec = parsing.container_spec(parsing.json_body(), _version(), run)
+    new_uuid = str(uuidlib.uuid4())
+    spec["name"] = spec["name"] or f"higgins-{new_uuid[:8]}"
+    caller = current_caller()
+    state = _record(services(), _envelope(EventType.CREATE_REQUESTED, new_uuid, caller, spec))
+    response = flask.jsonify(_render(state))
+    response.status_code = 202
+    response.headers["Location"] = f"{flask.request.host_url.rstrip('/')}/v1/containers/{new_uuid}"
+    return response
+
+
+@blueprint.get("", strict_slashes=False)
+def index() -> Any:
+    parsing.reject_unknown_query("all_projects", "limit", "marker", "sort_key", "sort_dir",
+                                 *_LIST_FILTERS)
+    caller = current_caller()
+    project = None if _all_projects(caller) else caller.project_id
+    found = services().store.find_containers(project_id=project)
+    for key in _LIST_FILTERS:
+        wanted = flask.request.args.get(key)
+        if wanted is not None:
+            found = [s for s in found if str(_field(s, key)) == wanted]
+    found = _sorted(found)
+    page, next_marker = _page(found)
+    base = flask.request.host_url.rstrip("/")
+    next_url = f"{base}/v1/containers/?limit={len(page)}&marker={next_marker}" \
+        if next_marker else None
+    return {"containers": [_render(s) for s in page], "next": next_url}
+
+
+def _field(state: ContainerState, key: str) -> Any:
+    value = getattr(state, key)
+    return value if value is not None else ""
+
+
+def _sorted(found: list[ContainerState]) -> list[ContainerState]:
+    key = flask.request.args.get("sort_key", "created_at")
+    direction = flask.request.args.get("sort_dir", "asc")
+    if key not in _SORT_KEYS:
+        raise errors.bad_request(f"Invalid sort_key {key!r}; use one of {', '.join(_SORT_KEYS)}.")
+    if direction not in ("asc", "desc"):
+        raise errors.bad_request(f"Invalid sort_dir {direction!r}; use asc or desc.")
+    return sorted(found, key=lambda s: str(_field(s, key)), reverse=direction == "desc")
+
+
+def _page(found: list[ContainerState]) -> tuple[list[ContainerState], str | None]:
+    marker = flask.request.args.get("marker")
+    if marker:
+        uuids = [s.uuid for s in found]
+        if marker not in uuids:
+            raise errors.bad_request(f"Marker {marker} is not a container in this listing.")
+        found = found[uuids.index(marker) + 1:]
+    limit = parsing.query_int("limit", None, minimum=1)
+    if limit is None or len(found) <= limit:
+        return found, None
+    return found[:limit], found[limit - 1].uuid
+
+
+def _all_projects(caller: Caller) -> bool:
+    wanted = parsing.query_bool("all_projects")
+    if wanted and not caller.is_admin:
+        raise errors.ApiError(403, "container.forbidden",
+                              "Only an admin may list containers of all projects.")
+    return wanted
+
+
+def lookup(ident: str) -> ContainerState:
+    """A container of the caller's project by uuid or name (any project for all_projects)."""
+    caller = current_caller()
+    project = None if _all_projects(caller) else caller.project_id
+    svc = services()
+    state = live.current_container(svc.bus, svc.store, ident) if _is_uuid(ident) else None
+    if state is not None and state.status != "Deleted" and project in (None, state.project_id):
+        return state
+    named = svc.store.find_containers(project_id=project, name=ident)
+    if len(named) > 1:
+        raise errors.conflict("Multiple containers exist with the same name. Please use the "
+                              "container uuid instead.", code="container.conflict")
+    if not named:
+        raise errors.not_found(f"Container {ident} could not be found.")
+    return named[0]
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuidlib.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+@blueprint.get("/<ident>")
+def show(ident: str) -> Any:
+    parsing.reject_unknown_query("all_projects")
+    return _render(lookup(ident))
+
+
+def _act(ident: str, action: Action, params: dict[str, Any] | None = None) -> ContainerState:
+    state = lookup(ident)
+    decision = containers.decide(state, action, params)
+    if isinstance(decision, Refusal):
+        raise errors.conflict(decision.detail)
+    envelope = _envelope(decision.type, decision.subject, current_caller(), decision.data)
+    return _record(services(), envelope)
+
+
+@blueprint.delete("/<ident>")
+def delete(ident: str) -> Any:
+    parsing.reject_unknown_query("force", "stop", "all_projects")
+    force = parsing.query_bool("force")
+    stop = parsing.query_bool("stop") and _version().at_least(12)
+    if force and _version().at_least(7) and not current_caller().is_admin:
+        raise errors.ApiError(403, "container.forbidden",
+                              "Only an admin may force-delete a container.")
+    action = Action.DELETE_FORCE if force else Action.DELETE_AFTER_STOP if stop else Action.DELETE
+    _act(ident, action)
+    return flask.Response(status=204)
+
+
+def _accepted() -> flask.Response:
+    return flask.Response(status=202)
+
+
+@blueprint.post("/<ident>/start")
+def start(ident: str) -> Any:
+    parsing.reject_unknown_query()
+    _act(ident, Action.START)
+    return _accepted()
+
+
+@blueprint.post("/<ident>/stop")
+def stop(ident: str) -> Any:
+    parsing.reject_unknown_query("timeout")
+    _act(ident, Action.STOP, {"timeout": parsing.query_int("timeout", 10)})
+    return _accepted()
+
+
+@blueprint.post("/<ident>/reboot")
+def reboot(ident: str) -> Any:
+    parsing.reject_unknown_query("timeout")
+    _act(ident, Action.REBOOT, {"timeout": parsing.query_int("timeout", 10)})
+    return _accepted()
+
+
+@blueprint.post("/<ident>/pause")
+def pause(ident: str) -> Any:
+    parsing.reject_unknown_query()
+    _act(ident, Action.PAUSE)
+    return _accepted()
+
+
+@blueprint.post("/<ident>/unpause")
+def unpause(ident: str) -> Any:
+    parsing.reject_unknown_query()
+    _act(ident, Action.UNPAUSE)
+    return _accepted()
+
+
+@blueprint.post("/<ident>/kill")
+def kill(ident: str) -> Any:
+    parsing.reject_unknown_query("signal")
+    signal = parsing.parse_signal(flask.request.args.get("signal"))
+    _act(ident, Action.KILL, {"signal": signal})
+    return _accepted()
+
+
+@blueprint.get("/<ident>/logs")
+def logs(ident: str) -> Any:
+    parsing.reject_unknown_query("stdout", "stderr", "timestamps", "tail", "since")
+    state = lookup(ident)
+    refusal = containers.check(state, Action.LOGS)
+    if refusal is not None:
+        raise errors.conflict(refusal.detail)
+    options: dict[str, Any] = {
+        "stdout": parsing.query_bool("stdout", True),
+        "stderr": parsing.query_bool("stderr", True),
+        "timestamps": parsing.query_bool("timestamps"),
+        "tail": _tail(flask.request.args.get("tail", "all")),
+    }
+    since = parsing.query_int("since", None)
+    if since is not None:
+        options["since"] = since
+    if state.host is None or state.container_id is None:
+        return flask.jsonify("")
+    return flask.jsonify(services().agents.logs(state.host, state.uuid, **options))
+
+
+def _tail(value: str) -> str | int:
+    if value in ("all", "", "None"):
+        return "all"
+    if not value.isdigit():
+        raise errors.bad_request(f"Invalid input for query parameter 'tail': {value!r}; use a "
+                                 "number of lines or 'all'.")
+    return int(value)

@@ -1,0 +1,238 @@
+"""EDGE: turn request bodies and query strings into clean values, or a Zun-format 400."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import signal
+from collections.abc import Mapping
+from typing import Any
+
+import flask
+
+from higgins import events
+from higgins.api import errors
+from higgins.api.microversions import Version
+
+# Fields Zun added after 1.1, with the microversion that introduced each.
+FIELD_SINCE: Mapping[str, int] = {
+    "nets": 2, "auto_remove": 3, "runtime": 5, "hostname": 9, "mounts": 11,
+    "privileged": 21, "healthcheck": 22, "exposed_ports": 24, "cpu_policy": 28,
+    "registry": 31, "tty": 36, "host": 39, "entrypoint": 40,
+}
+
+# Accepted by Zun but needing Neutron, Cinder, Glance or more: only their empty form is accepted.
+NOT_YET: Mapping[str, str] = {
+    "nets": "networking (Neutron) is not implemented yet",
+    "mounts": "volumes (Cinder) and injected files are not implemented yet",
+    "hints": "scheduler hints are not implemented yet",
+    "healthcheck": "health checks are not implemented yet",
+    "exposed_ports": "exposed ports need networking, which is not implemented yet",
+    "registry": "private registries are not implemented yet",
+    "availability_zone": "availability zones are not implemented yet",
+    "host": "requesting a host is not implemented yet",
+    "disk": "disk quotas are not implemented yet",
+    "auto_heal": "auto heal is not implemented yet",
+}
+
+_MEMORY = re.compile(r"^([0-9]+)\s*([bkmg]?)(i?b)?$", re.IGNORECASE)
+_UNIT_BYTES = {"": 1024 * 1024, "b": 1, "k": 1024, "m": 1024 * 1024, "g": 1024 ** 3}
+MIN_MEMORY_MB = 4
+MAX_MEMORY_MB = 1_024_000
+MAX_CPU = 1024.0
+_TRUE = {"true", "1", "on", "yes"}
+_FALSE = {"false", "0", "off", "no"}
+
+
+def json_body() -> dict[str, Any]:
+    raw = flask.request.get_data(cache=True)
+    if not raw.strip():
+        raise errors.bad_request("The request body is empty; send a JSON object.")
+    try:
+        document = flask.json.loads(raw)
+    except ValueError as error:
+        raise errors.bad_request(f"The request body is not valid JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise errors.bad_request("The request body must be a JSON object.")
+    return document
+
+
+def container_spec(body: dict[str, Any], version: Version, run: bool) -> dict[str, Any]:
+    """Validate a create body against schemas/requests/container_create.json and Zun's rules,
+    and return the spec recorded in container.create.requested."""
+    too_new = sorted(f for f in body if f in FIELD_SINCE and not version.at_least(FIELD_SINCE[f]))
+    if too_new:
+        raise errors.bad_request(
+            f"Additional properties are not allowed ({', '.join(map(repr, too_new))} "
+            f"{'was' if len(too_new) == 1 else 'were'} unexpected) at microversion {version}."
+        )
+    problems = events.schema_errors("requests", "container_create", body)
+    if problems:
+        raise errors.bad_request("Invalid input for field(s): " + "; ".join(problems))
+    _refuse_unsupported(body)
+    spec = {
+        "name": body.get("name") or None,
+        "image": body["image"],
+        "command": parse_command(body.get("command"), version),
+        "entrypoint": list(body.get("entrypoint") or []),
+        "cpu": parse_cpu(body.get("cpu")),
+        "memory": parse_memory(body.get("memory")),
+        "environment": dict(body.get("environment") or {}),
+        "labels": dict(body.get("labels") or {}),
+        "workdir": parse_workdir(body.get("workdir")),
+        "hostname": body.get("hostname"),
+        "restart_policy": parse_restart_policy(body.get("restart_policy"), body),
+        "auto_remove": bool(body.get("auto_remove")),
+        "interactive": to_bool("interactive", body.get("interactive", False)),
+        "tty": to_bool("tty", body.get("tty", False)),
+        "image_pull_policy": body.get("image_pull_policy"),
+        "run": run,
+    }
+    return spec
+
+
+def _refuse_unsupported(body: Mapping[str, Any]) -> None:
+    for field, why in NOT_YET.items():
+        if body.get(field):
+            raise errors.bad_request(f"'{field}' is not supported by Higgins yet: {why}; "
+                                     "leave it out or empty.")
+    groups = body.get("security_groups") or []
+    if any(g != "default" for g in groups):
+        raise errors.bad_request("Security groups other than 'default' need networking "
+                                 "(Neutron), which is not implemented yet.")
+    if body.get("image_driver") == "glance":
+        raise errors.bad_request("image_driver 'glance' is not supported yet; use 'docker'.")
+    if body.get("runtime") not in (None, "", "runc"):
+        raise errors.bad_request(f"Runtime {body['runtime']!r} is not available; use 'runc'.")
+    if to_bool("privileged", body.get("privileged", False)):
+        raise errors.ApiError(403, "container.forbidden",
+                              "Privileged containers are not allowed by policy.")
+
+
+def parse_command(value: Any, version: Version) -> list[str]:
+    if value is None or value == "" or value == []:
+        return []
+    if version.at_least(20):
+        if not isinstance(value, list):
+            raise errors.bad_request(
+                f"Invalid input for field 'command': from microversion 1.20 it is a list of "
+                f"strings, got {type(value).__name__}.")
+        return list(value)
+    if not isinstance(value, str):
+        raise errors.bad_request(
+            f"Invalid input for field 'command': before microversion 1.20 it is a string, "
+            f"got {type(value).__name__}.")
+    try:
+        return shlex.split(value)
+    except ValueError as error:
+        raise errors.bad_request(f"Invalid input for field 'command': {error}.") from error
+
+
+def parse_memory(value: Any) -> int | None:
+    """Zun takes memory in MiB ("512" or 512); Docker-style units ("512m", "1g") are accepted."""
+    if value is None or value == "":
+        return None
+    match = _MEMORY.match(str(value).strip())
+    if isinstance(value, bool) or not match:
+        raise errors.bad_request(
+            f"Invalid input for field 'memory': {value!r} is not a size; use a number of MiB "
+            "such as 512, or a number with a unit such as '512m' or '1g'.")
+    mebibytes = int(match.group(1)) * _UNIT_BYTES[match.group(2).lower()] // (1024 * 1024)
+    if not MIN_MEMORY_MB <= mebibytes <= MAX_MEMORY_MB:
+        raise errors.bad_request(
+            f"Invalid input for field 'memory': {value!r} is {mebibytes} MiB; it must be "
+            f"between {MIN_MEMORY_MB} and {MAX_MEMORY_MB} MiB.")
+    return mebibytes
+
+
+def parse_cpu(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        cpu = float(value)
+    except (TypeError, ValueError):
+        cpu = -1.0
+    if isinstance(value, bool) or not 0 < cpu <= MAX_CPU:
+        raise errors.bad_request(
+            f"Invalid input for field 'cpu': {value!r}; it must be a number of CPUs "
+            f"greater than 0 and at most {MAX_CPU:g}.")
+    return cpu
+
+
+def parse_workdir(value: Any) -> str | None:
+    if not value:
+        return None
+    if not str(value).startswith("/"):
+        raise errors.bad_request(f"Invalid input for field 'workdir': {value!r} is not an "
+                                 "absolute path.")
+    return str(value)
+
+
+def parse_restart_policy(value: Any, body: Mapping[str, Any]) -> dict[str, str]:
+    if not value:
+        return {}
+    name = value["Name"]
+    count = int(value.get("MaximumRetryCount") or 0)
+    if count and name != "on-failure":
+        raise errors.bad_request(f"Invalid input for field 'restart_policy': a maximum retry "
+                                 f"count is only valid with 'on-failure', not {name!r}.")
+    if name != "no" and body.get("auto_remove"):
+        raise errors.bad_request("auto_remove cannot be combined with a restart policy other "
+                                 "than 'no'.")
+    return {"Name": name, "MaximumRetryCount": str(count)}
+
+
+def to_bool(field: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise errors.bad_request(f"Invalid input for field '{field}': {value!r} is not a boolean.")
+
+
+def query_bool(name: str, default: bool = False) -> bool:
+    value = flask.request.args.get(name)
+    return default if value is None else to_bool(name, value)
+
+
+def query_int(name: str, default: int | None, minimum: int = 0) -> int | None:
+    value = flask.request.args.get(name)
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or int(value) < minimum:
+        raise errors.bad_request(f"Invalid input for query parameter '{name}': {value!r} is "
+                                 f"not an integer of at least {minimum}.")
+    return int(value)
+
+
+def reject_unknown_query(*allowed: str) -> None:
+    unknown = sorted(set(flask.request.args) - set(allowed))
+    if unknown:
+        raise errors.bad_request(f"Unknown query parameter(s): {', '.join(unknown)}.")
+
+
+_SIGNALS = {s.name for s in signal.Signals}
+
+
+def parse_signal(value: str | None) -> str | None:
+    """Zun's accepted forms: SIGKILL, KILL, sigkill, kill, 9, or the literal string None."""
+    if value is None or value in ("", "None"):
+        return None
+    text = value.strip()
+    if text.isdigit():
+        try:
+            return signal.Signals(int(text)).name
+        except ValueError:
+            pass
+    else:
+        name = text.upper()
+        name = name if name.startswith("SIG") else "SIG" + name
+        if name in _SIGNALS:
+            return name
+    raise errors.bad_request(f"Invalid input for query parameter 'signal': {value!r} is not a "
+                             "signal.")

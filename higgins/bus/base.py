@@ -1,0 +1,44 @@
+"""EDGE: the Bus port: a durable, ordered log of events and per-host command streams."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from higgins.events import Envelope
+
+EVENTS = "events"
+
+
+def command_stream(host: str) -> str:
+    return f"commands.{host}"
+
+
+Handler = Callable[[Envelope], None]
+
+
+class Bus(Protocol):
+    def publish(
+        self, events: Sequence[Envelope], commands: Sequence[tuple[str, Envelope]] = ()
+    ) -> list[Envelope]:
+        """Append atomically and durably; return the events as recorded (with their per-subject
+        seq). An id already recorded is not appended again: its recorded envelope is returned."""
+
+    def history(self, subject: str, after_seq: int = 0) -> list[Envelope]:
+        """The subject's events in seq order, after `after_seq`."""
+
+    def consume(
+        self,
+        consumer: str,
+        stream: str,
+        handler: Handler,
+        stop: threading.Event,
+        concurrency: int = 1,
+    ) -> None:
+        """Deliver the stream to `handler` until `stop` is set, resuming after the consumer's
+        committed position. One subject's envelopes are handled in order, one at a time; a
+        position is committed only once it and everything before it was handled (at-least-once:
+        after a crash, uncommitted envelopes are delivered again)."""
+
+    def close(self) -> None: ...

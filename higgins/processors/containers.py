@@ -1,0 +1,237 @@
+"""PURE: the container lifecycle: decide(state, action) -> event | Refusal; fold(state, event)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from higgins import events
+from higgins.events import CommandType, EventType
+from higgins.processors.model import Action, ContainerState, Outcome, Refusal, Status, TaskState
+
+S = Status
+
+# Zun's valid-state matrix (zun/compute/api.py VALID_STATES), for the actions Higgins has.
+VALID_STATES: Mapping[Action, frozenset[Status]] = {
+    Action.START: frozenset({S.CREATED, S.STOPPED, S.ERROR}),
+    Action.STOP: frozenset({S.RUNNING}),
+    Action.REBOOT: frozenset({S.CREATED, S.RUNNING, S.STOPPED, S.ERROR}),
+    Action.PAUSE: frozenset({S.RUNNING}),
+    Action.UNPAUSE: frozenset({S.PAUSED}),
+    Action.KILL: frozenset({S.RUNNING}),
+    Action.DELETE: frozenset({S.CREATED, S.ERROR, S.STOPPED, S.DELETED, S.DEAD}),
+    Action.DELETE_FORCE: frozenset(
+        {S.CREATED, S.CREATING, S.ERROR, S.RUNNING, S.STOPPED, S.UNKNOWN, S.DELETED,
+         S.DEAD, S.RESTARTING, S.REBUILDING, S.DELETING, S.PAUSED}
+    ),
+    Action.DELETE_AFTER_STOP: frozenset(
+        {S.RUNNING, S.CREATED, S.ERROR, S.STOPPED, S.DELETED, S.DEAD}
+    ),
+    Action.LOGS: frozenset({S.CREATED, S.ERROR, S.PAUSED, S.RUNNING, S.STOPPED, S.UNKNOWN}),
+}
+
+_REQUESTED: Mapping[Action, EventType] = {
+    Action.START: EventType.START_REQUESTED,
+    Action.STOP: EventType.STOP_REQUESTED,
+    Action.REBOOT: EventType.REBOOT_REQUESTED,
+    Action.PAUSE: EventType.PAUSE_REQUESTED,
+    Action.UNPAUSE: EventType.UNPAUSE_REQUESTED,
+    Action.KILL: EventType.KILL_REQUESTED,
+    Action.DELETE: EventType.DELETE_REQUESTED,
+    Action.DELETE_FORCE: EventType.DELETE_REQUESTED,
+    Action.DELETE_AFTER_STOP: EventType.DELETE_REQUESTED,
+}
+
+
+def check(state: ContainerState, action: Action) -> Refusal | None:
+    """Refuse an action the current status does not allow (Zun's 409)."""
+    if state.status in VALID_STATES[action]:
+        return None
+    verb = "delete" if action in (Action.DELETE_FORCE, Action.DELETE_AFTER_STOP) else action
+    return Refusal(action=str(verb), uuid=state.uuid, status=state.status)
+
+
+def decide(
+    state: ContainerState, action: Action, params: Mapping[str, Any] | None = None
+) -> events.Draft | Refusal:
+    """The event a user's action records, or why it may not happen now."""
+    refusal = check(state, action)
+    if refusal is not None:
+        return refusal
+    data = dict(params or {})
+    if action in (Action.DELETE, Action.DELETE_FORCE, Action.DELETE_AFTER_STOP):
+        data = {"force": action == Action.DELETE_FORCE, "stop": action != Action.DELETE}
+    return events.Draft(_REQUESTED[action], state.uuid, data)
+
+
+def created_state(envelope: events.Envelope) -> ContainerState:
+    """The first state of a container, from its container.create.requested event."""
+    spec = envelope["data"]
+    return ContainerState(
+        uuid=envelope["subject"],
+        seq=envelope["seq"],
+        project_id=envelope["project_id"],
+        user_id=envelope["user_id"],
+        name=spec["name"],
+        image=spec["image"],
+        status=Status.CREATING,
+        task_state=TaskState.CREATING,
+        created_at=envelope["time"],
+        command=tuple(spec.get("command") or ()),
+        entrypoint=tuple(spec.get("entrypoint") or ()),
+        cpu=spec.get("cpu"),
+        memory=spec.get("memory"),
+        environment=dict(spec.get("environment") or {}),
+        labels=dict(spec.get("labels") or {}),
+        workdir=spec.get("workdir"),
+        hostname=spec.get("hostname"),
+        restart_policy=dict(spec.get("restart_policy") or {}),
+        auto_remove=bool(spec.get("auto_remove")),
+        interactive=bool(spec.get("interactive")),
+        tty=bool(spec.get("tty")),
+        image_pull_policy=spec.get("image_pull_policy"),
+        run=bool(spec.get("run")),
+    )
+
+
+Folder = Callable[[ContainerState, Mapping[str, Any]], ContainerState]
+
+
+def _settled(status: Status) -> Folder:
+    def apply(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+        if state.status in (S.DELETING, S.DELETED):
+            return state  # late news about a container on its way out changes nothing
+        return state.evolve(status=status, task_state=None, status_reason=None)
+
+    return apply
+
+
+def _requested(task: TaskState) -> Folder:
+    def apply(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+        return state.evolve(task_state=task)
+
+    return apply
+
+
+def _scheduled(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    return state.evolve(host=data["host"])
+
+
+def _created(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    state = state.evolve(container_id=data["container_id"], host=data.get("host", state.host))
+    if state.status in (S.DELETING, S.DELETED):
+        return state
+    task = TaskState.STARTING if state.run else None
+    return state.evolve(status=S.CREATED, task_state=task, status_reason=None)
+
+
+def _stopped(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    state = _settled(S.STOPPED)(state, data)
+    return state.evolve(exit_code=data.get("exit_code"))
+
+
+def _failed(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    return state.evolve(status=S.ERROR, task_state=None, status_reason=data["reason"])
+
+
+def _lost(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    if state.status in (S.DELETING, S.DELETED):
+        return state.evolve(status=S.DELETED, task_state=None)
+    return state.evolve(status=S.ERROR, task_state=None, status_reason=data["reason"])
+
+
+def _delete_requested(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    return state.evolve(status=S.DELETING, task_state=TaskState.DELETING)
+
+
+def _deleted(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    return state.evolve(status=S.DELETED, task_state=None)
+
+
+_FOLDERS: Mapping[str, Folder] = {
+    EventType.SCHEDULED: _scheduled,
+    EventType.CREATED: _created,
+    EventType.STARTED: _settled(S.RUNNING),
+    EventType.STOPPED: _stopped,
+    EventType.PAUSED: _settled(S.PAUSED),
+    EventType.UNPAUSED: _settled(S.RUNNING),
+    EventType.FAILED: _failed,
+    EventType.LOST: _lost,
+    EventType.DELETED: _deleted,
+    EventType.START_REQUESTED: _requested(TaskState.STARTING),
+    EventType.STOP_REQUESTED: _requested(TaskState.STOPPING),
+    EventType.REBOOT_REQUESTED: _requested(TaskState.REBOOTING),
+    EventType.PAUSE_REQUESTED: _requested(TaskState.PAUSING),
+    EventType.UNPAUSE_REQUESTED: _requested(TaskState.UNPAUSING),
+    EventType.KILL_REQUESTED: _requested(TaskState.KILLING),
+    EventType.DELETE_REQUESTED: _delete_requested,
+}
+
+
+def fold(state: ContainerState | None, envelope: events.Envelope) -> ContainerState | None:
+    """Apply one event. Idempotent (an event at or below state.seq is ignored) and total:
+    an event that arrives in a state it no longer fits leaves the status alone."""
+    if envelope["type"] == EventType.CREATE_REQUESTED:
+        return state if state is not None else created_state(envelope)
+    if state is None or envelope["seq"] <= state.seq:
+        return state
+    folder = _FOLDERS.get(envelope["type"])
+    new = folder(state, envelope["data"]) if folder else state
+    return new.evolve(seq=envelope["seq"], updated_at=envelope["time"])
+
+
+def fold_all(state: ContainerState | None, history: list[events.Envelope]) -> ContainerState | None:
+    for envelope in history:
+        state = fold(state, envelope)
+    return state
+
+
+_COMMANDS: Mapping[str, CommandType] = {
+    EventType.START_REQUESTED: CommandType.START,
+    EventType.STOP_REQUESTED: CommandType.STOP,
+    EventType.REBOOT_REQUESTED: CommandType.REBOOT,
+    EventType.PAUSE_REQUESTED: CommandType.PAUSE,
+    EventType.UNPAUSE_REQUESTED: CommandType.UNPAUSE,
+    EventType.KILL_REQUESTED: CommandType.KILL,
+    EventType.DELETE_REQUESTED: CommandType.DELETE,
+}
+
+
+def route(state: ContainerState | None, envelope: events.Envelope) -> Outcome:
+    """Turn a requested action into a command for the agent on the container's host.
+    A container never placed has nothing on a host: deleting it is immediate."""
+    command = _COMMANDS.get(envelope["type"])
+    if command is None or state is None:
+        return Outcome()
+    if state.host is None:
+        if command is CommandType.DELETE:
+            return Outcome(events=(events.Draft(EventType.DELETED, state.uuid, {}),))
+        return Outcome()
+    data = dict(envelope["data"])
+    if command is CommandType.DELETE:
+        data["container_id"] = state.container_id
+    return Outcome(commands=(events.CommandDraft(command, state.host, state.uuid, data),))
+
+
+def create_command(state: ContainerState, host: str) -> events.CommandDraft:
+    """What the agent needs to make (and with run=true, start) the container."""
+    spec = {
+        "name": state.name,
+        "image": state.image,
+        "command": list(state.command),
+        "entrypoint": list(state.entrypoint),
+        "cpu": state.cpu,
+        "memory": state.memory,
+        "environment": dict(state.environment),
+        "labels": dict(state.labels),
+        "workdir": state.workdir,
+        "hostname": state.hostname,
+        "restart_policy": dict(state.restart_policy),
+        "auto_remove": state.auto_remove,
+        "interactive": state.interactive,
+        "tty": state.tty,
+        "image_pull_policy": state.image_pull_policy,
+        "run": state.run,
+        "project_id": state.project_id,
+    }
+    return events.CommandDraft(CommandType.CREATE, host, state.uuid, spec)

@@ -1,0 +1,125 @@
+"""PURE: frozen values shared by the processors (container and host state, commands, outcomes)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from higgins import events
+
+
+class Status(enum.StrEnum):
+    """Zun's container statuses (zun.common.consts)."""
+
+    CREATING = "Creating"
+    CREATED = "Created"
+    RUNNING = "Running"
+    STOPPED = "Stopped"
+    PAUSED = "Paused"
+    RESTARTING = "Restarting"
+    DELETING = "Deleting"
+    DELETED = "Deleted"
+    ERROR = "Error"
+    UNKNOWN = "Unknown"
+    REBUILDING = "Rebuilding"
+    DEAD = "Dead"
+
+
+class TaskState(enum.StrEnum):
+    """Zun's task states: what the container is doing right now."""
+
+    CREATING = "container_creating"
+    STARTING = "container_starting"
+    STOPPING = "container_stopping"
+    REBOOTING = "container_rebooting"
+    PAUSING = "container_pausing"
+    UNPAUSING = "container_unpausing"
+    KILLING = "container_killing"
+    DELETING = "container_deleting"
+
+
+class Action(enum.StrEnum):
+    """User actions on a container; names follow Zun's VALID_STATES keys."""
+
+    START = "start"
+    STOP = "stop"
+    REBOOT = "reboot"
+    PAUSE = "pause"
+    UNPAUSE = "unpause"
+    KILL = "kill"
+    DELETE = "delete"
+    DELETE_FORCE = "delete_force"
+    DELETE_AFTER_STOP = "delete_after_stop"
+    LOGS = "logs"
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """The fold of one container's events: what the API shows and the processors decide on."""
+
+    uuid: str
+    seq: int
+    project_id: str
+    user_id: str
+    name: str
+    image: str
+    status: Status
+    created_at: str
+    updated_at: str | None = None
+    command: tuple[str, ...] = ()
+    cpu: float | None = None
+    memory: int | None = None  # MiB, as Zun stores it
+    environment: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+    hostname: str | None = None
+    restart_policy: dict[str, str] = field(default_factory=dict)
+    auto_remove: bool = False
+    interactive: bool = False
+    tty: bool = False
+    image_pull_policy: str | None = None
+    entrypoint: tuple[str, ...] = ()
+    run: bool = False
+    status_reason: str | None = None
+    task_state: TaskState | None = None
+    host: str | None = None
+    container_id: str | None = None  # the runtime's id (Docker's)
+    exit_code: int | None = None
+
+    def evolve(self, **changes: Any) -> ContainerState:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class HostState:
+    """The fold of one host's reports: capacity the scheduler places against."""
+
+    name: str
+    seq: int
+    cpus: float
+    memory_mb: int
+    runtimes: tuple[str, ...]
+    reported_at: str
+    driver_version: str = ""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A command that is not valid now; the API maps it to Zun's 409."""
+
+    action: str
+    uuid: str
+    status: Status
+
+    @property
+    def detail(self) -> str:
+        return f"Cannot {self.action} container {self.uuid} in {self.status} state."
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a processor asks the runtime to do: new events, and commands for host agents."""
+
+    events: tuple[events.Draft, ...] = ()
+    commands: tuple[events.CommandDraft, ...] = ()

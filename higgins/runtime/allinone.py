@@ -1,0 +1,81 @@
+"""WIRING: the embedded all-in-one (`higgins up`): SQLite log and views, processors, one local
+agent on the local Docker engine, and the API, in one process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import flask
+
+from higgins import api
+from higgins.agents.agent import Agent
+from higgins.agents.docker_driver import DockerDriver, DriverError
+from higgins.api import errors
+from higgins.bus.embedded import EmbeddedBus
+from higgins.runtime import views
+from higgins.runtime.processing import Processors
+from higgins.settings import Settings
+from higgins.store.sqlite import SqliteStore
+
+Progress = Callable[[str], None]
+
+
+class LocalAgents:
+    """The API's way to reach agents when they run in the same process."""
+
+    def __init__(self, agents: dict[str, Agent]) -> None:
+        self._agents = agents
+
+    def logs(self, host: str, uuid: str, **options: Any) -> str:
+        agent = self._agents.get(host)
+        if agent is None:
+            raise errors.ApiError(503, "container.host_unavailable",
+                                  f"The agent of host {host} is not reachable.")
+        try:
+            return agent.logs(uuid, **options)
+        except DriverError as error:
+            raise errors.conflict(str(error), code="container.runtime_error") from error
+
+
+@dataclass
+class AllInOne:
+    bus: EmbeddedBus
+    store: SqliteStore
+    agent: Agent
+    app: flask.Flask
+    stop: threading.Event
+    threads: list[threading.Thread]
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=15)
+
+
+def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOne:
+    """Open the log and views, start processors and the agent; the caller serves `app`."""
+    progress(f"state in {settings.state_path}")
+    bus = EmbeddedBus.from_url(settings.bus_url)
+    store = SqliteStore.from_url(settings.store_url)
+    agent_settings = settings.agent
+    driver = DockerDriver(agent_settings.docker_url, agent_settings.docker_api_version,
+                          agent_settings.host)
+    inventory = driver.inventory()
+    progress(f"Docker engine {inventory.version} at {agent_settings.docker_url}: "
+             f"{inventory.cpus:g} CPUs, {inventory.memory_mb} MiB")
+    agent = Agent(agent_settings.host, bus, store, driver)
+    agent.report()
+    views.current_host(bus, store, agent_settings.host)
+    progress(f"agent on host {agent_settings.host!r} reported; reconciling with Docker")
+    agent.reconcile()
+    stop = threading.Event()
+    threads = Processors(bus, store).run(stop)
+    threads += agent.run(stop, agent_settings.concurrency)
+    progress("processors fold and scheduler consuming the event log")
+    app = api.create_app(bus, store, LocalAgents({agent_settings.host: agent}))
+    return AllInOne(bus, store, agent, app, stop, threads)
+
+

@@ -1,0 +1,81 @@
+"""EDGE: settings read once from oslo.config into frozen dataclasses, passed down explicitly."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from oslo_config import cfg
+
+_OPTS = {
+    None: [
+        cfg.StrOpt("state_path", help="Where the embedded log and views live."),
+        cfg.StrOpt("host", default=socket.gethostname(), help="This host's name for its agent."),
+        cfg.StrOpt("log_level", default="INFO"),
+    ],
+    "api": [
+        cfg.HostAddressOpt("host_ip", default="127.0.0.1", help="Address the API listens on."),
+        cfg.PortOpt("port", default=9517),
+        cfg.IntOpt("threads", default=8, min=1),
+    ],
+    "bus": [cfg.StrOpt("url", help="sqlite:///path (embedded); default under state_path.")],
+    "store": [cfg.StrOpt("url", help="sqlite:///path (embedded); default under state_path.")],
+    "docker": [
+        cfg.StrOpt("url", default="unix:///var/run/docker.sock"),
+        cfg.StrOpt("api_version", default="auto"),
+    ],
+    "agent": [cfg.IntOpt("concurrency", default=4, min=1,
+                         help="Containers the agent works on at once.")],
+}
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    host_ip: str
+    port: int
+    threads: int
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    host: str
+    docker_url: str
+    docker_api_version: str
+    concurrency: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_path: Path
+    bus_url: str
+    store_url: str
+    log_level: str
+    api: ApiSettings
+    agent: AgentSettings
+
+
+def default_state_path() -> Path:
+    if os.environ.get("HIGGINS_STATE_PATH"):
+        return Path(os.environ["HIGGINS_STATE_PATH"])
+    return Path("/var/lib/higgins") if os.geteuid() == 0 else \
+        Path.home() / ".local/share/higgins"
+
+
+def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
+    conf = cfg.ConfigOpts()
+    for group, opts in _OPTS.items():
+        conf.register_opts(opts, group=group)
+    defaults = [f for f in ["/etc/higgins/higgins.conf"] if os.path.exists(f)]
+    conf(argv, project="higgins", default_config_files=config_files or defaults)
+    state = Path(conf.state_path) if conf.state_path else default_state_path()
+    return Settings(
+        state_path=state,
+        bus_url=conf.bus.url or f"sqlite://{state / 'events.db'}",
+        store_url=conf.store.url or f"sqlite://{state / 'views.db'}",
+        log_level=conf.log_level,
+        api=ApiSettings(conf.api.host_ip, conf.api.port, conf.api.threads),
+        agent=AgentSettings(conf.host, conf.docker.url, conf.docker.api_version,
+                            conf.agent.concurrency),
+    )

@@ -1,0 +1,113 @@
+"""EDGE: the SQLite store (embedded mode). Side effects: reads and writes the views file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from higgins.processors.model import ContainerState, HostState, Status
+from higgins.store import records
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS containers (
+    uuid TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS containers_project ON containers (project_id, name);
+CREATE TABLE IF NOT EXISTS hosts (
+    name TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+"""
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        self._connect().executescript(_SCHEMA)
+
+    @classmethod
+    def from_url(cls, url: str) -> SqliteStore:
+        return cls(Path(url.removeprefix("sqlite://")))
+
+    def _connect(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            # Views are rebuilt from the fsynced log after a crash, so NORMAL is enough here.
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    def load_container(self, uuid: str) -> ContainerState | None:
+        row = self._connect().execute(
+            "SELECT body FROM containers WHERE uuid = ?", (uuid,)
+        ).fetchone()
+        return records.container_state(json.loads(row[0])) if row else None
+
+    def save_container(self, state: ContainerState, expected_seq: int | None) -> bool:
+        body = json.dumps(records.container_record(state))
+        values = (state.project_id, state.name, str(state.status), state.seq, body)
+        db = self._connect()
+        if expected_seq is None:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO containers (project_id, name, status, seq, body, uuid) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (*values, state.uuid),
+            )
+        else:
+            cursor = db.execute(
+                "UPDATE containers SET project_id = ?, name = ?, status = ?, seq = ?, body = ? "
+                "WHERE uuid = ? AND seq = ?",
+                (*values, state.uuid, expected_seq),
+            )
+        return cursor.rowcount == 1
+
+    def find_containers(
+        self, project_id: str | None = None, name: str | None = None
+    ) -> list[ContainerState]:
+        query = "SELECT body FROM containers WHERE status != ?"
+        args: list[object] = [str(Status.DELETED)]
+        if project_id is not None:
+            query += " AND project_id = ?"
+            args.append(project_id)
+        if name is not None:
+            query += " AND name = ?"
+            args.append(name)
+        rows = self._connect().execute(query + " ORDER BY rowid", args)
+        return [records.container_state(json.loads(body)) for (body,) in rows]
+
+    def load_host(self, name: str) -> HostState | None:
+        row = self._connect().execute("SELECT body FROM hosts WHERE name = ?", (name,)).fetchone()
+        return records.host_state(json.loads(row[0])) if row else None
+
+    def save_host(self, state: HostState, expected_seq: int | None) -> bool:
+        body = json.dumps(records.host_record(state))
+        db = self._connect()
+        if expected_seq is None:
+            sql = "INSERT OR IGNORE INTO hosts (seq, body, name) VALUES (?, ?, ?)"
+            cursor = db.execute(sql, (state.seq, body, state.name))
+        else:
+            sql = "UPDATE hosts SET seq = ?, body = ? WHERE name = ? AND seq = ?"
+            cursor = db.execute(sql, (state.seq, body, state.name, expected_seq))
+        return cursor.rowcount == 1
+
+    def list_hosts(self) -> list[HostState]:
+        rows = self._connect().execute("SELECT body FROM hosts ORDER BY name")
+        return [records.host_state(json.loads(body)) for (body,) in rows]
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None

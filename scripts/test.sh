@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# README command 2: set up everything, start the services the tests need, run the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh
+scripts/start-docker.sh
+scripts/build-test-image.sh
+echo "==> lint and layer contracts"
+.venv/bin/ruff check higgins tests bench
+.venv/bin/lint-imports
+.venv/bin/mypy higgins/processors higgins/events.py
+echo "==> tests"
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure here" >&2
+  exit 1
+fi
+exit "$rc"
