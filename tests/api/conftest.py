@@ -1,0 +1,58 @@
+"""Fixtures: the Flask app over a real embedded bus and store in a temp dir; no Docker, no
+processors running, so tests see exactly what the API itself records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import flask
+import flask.testing
+import pytest
+
+from higgins import api
+from higgins.bus.embedded import EmbeddedBus
+from higgins.store.sqlite import SqliteStore
+
+V140 = {"OpenStack-API-Version": "container 1.40"}
+
+
+class NoAgents:
+    """The API tests never reach a host: any attempt is a failure of the test's premise."""
+
+    def logs(self, host: str, uuid: str, **options: Any) -> str:
+        raise AssertionError("no agent in API tests")
+
+
+@pytest.fixture
+def bus(tmp_path: Path) -> Iterator[EmbeddedBus]:
+    bus = EmbeddedBus(tmp_path / "events.db")
+    yield bus
+    bus.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    store = SqliteStore(tmp_path / "views.db")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def app(bus: EmbeddedBus, store: SqliteStore) -> flask.Flask:
+    return api.create_app(bus, store, NoAgents())
+
+
+@pytest.fixture
+def client(app: flask.Flask) -> flask.testing.FlaskClient:
+    return app.test_client()
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    body = response.get_json()
+    assert set(body) == {"errors"}, body
+    (error,) = body["errors"]
+    assert set(error) == {"request_id", "code", "status", "title", "detail", "links"}
+    assert error["status"] == response.status_code
+    return dict(error)
