@@ -33,7 +33,7 @@ class Agent:
         self._store = store
         self._driver = driver
         self._tracked: dict[str, Tracked] = {}
-        self._owners: dict[str, events.Envelope] = {}
+        self._origins: dict[str, events.Envelope] = {}
         self._locks: collections.defaultdict[str, threading.Lock] = collections.defaultdict(
             threading.Lock
         )
@@ -92,12 +92,11 @@ class Agent:
     def handle(self, command: events.Envelope) -> None:
         uuid = command["subject"]
         with self._locks[uuid]:
-            self._owners[uuid] = command
-            before = self._tracked.get(uuid, Tracked(Status.CREATING))
             try:
                 drafts = self._handlers[command["type"]](uuid, command["data"])
             except DriverError as error:
                 drafts = [events.Draft(EventType.FAILED, uuid, {"reason": str(error)})]
+            before = self._tracked.get(uuid, Tracked(Status.CREATING))
             publishing.publish_outcome(self._bus, command, Outcome(events=tuple(drafts)))
             self._track(uuid, drafts, before)
 
@@ -181,20 +180,22 @@ class Agent:
             draft = reconcile.observe(uuid, tracked, self._driver.inspect(uuid))
             if draft is None:
                 return
-            cause = self._owners.get(uuid) or views_origin(self._bus, uuid)
             envelope = events.seal(draft, event_id=publishing.new_id(),
-                                   time=publishing.utc_now(), cause=cause)
+                                   time=publishing.utc_now(), cause=self._origin(uuid))
             self._bus.publish([envelope])
             self._track(uuid, [draft], tracked)
             LOG.info("observed change", extra={"uuid": uuid, "event_type": str(draft.type)})
 
+    def _origin(self, uuid: str) -> events.Envelope:
+        """What an observation is attributed to: the container's owner, a request of its own."""
+        if uuid not in self._origins:
+            first = self._bus.history(uuid)[0]
+            self._origins[uuid] = events.Envelope(
+                **{**first, "request_id": "req-" + publishing.new_id()})  # type: ignore[typeddict-item]
+        return self._origins[uuid]
+
     def logs(self, uuid: str, **options: Any) -> str:
         return self._driver.logs(uuid, **options)
-
-
-def views_origin(bus: Bus, uuid: str) -> events.Envelope:
-    """The container's first event: whose container it is, for events the agent originates."""
-    return bus.history(uuid)[0]
 
 
 def _origin(kind: EventType, subject: str, data: dict[str, Any]) -> events.Envelope:

@@ -1,0 +1,171 @@
+"""Fixtures: a real `higgins up` process (own state dir, own host name, own port on 127.0.0.1)
+driving the real Docker engine started by scripts/start-docker.sh."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid as uuidlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+import pytest
+import requests
+
+V140 = {"OpenStack-API-Version": "container 1.40"}
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
+    """Poll `probe` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}; last={last!r}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Higgins:
+    """One `higgins up` process; restartable on the same state, killable with SIGKILL."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.host = f"test-{uuidlib.uuid4().hex[:8]}"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir = workdir
+        self.config = workdir / "higgins.conf"
+        self.config.write_text(
+            f"[DEFAULT]\nhost = {self.host}\nstate_path = {workdir / 'state'}\n"
+            f"[api]\nport = {self.port}\n"
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        with open(self.workdir / f"higgins-{self.starts}.log", "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "higgins.cli", "--config-file", str(self.config), "up"],
+                stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        wait_for(self._answers, 60, f"higgins on {self.url}")
+
+    def _answers(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"higgins exited with {self.process.returncode}; "
+                                 f"see {self.workdir}")
+        try:
+            return requests.get(self.url + "/", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+
+class Api:
+    """A thin client of the Zun API as a tenant sees it."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        self.url = url
+        self.headers = {**V140, **(headers or {})}
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return requests.request(method, self.url + path, headers=self.headers, timeout=30,
+                                **kwargs)
+
+    def create(self, run: bool = True, **body: Any) -> dict[str, Any]:
+        body = {"image": "busybox:local", "command": ["sleep", "300"], **body}
+        response = self.call("POST", f"/v1/containers?run={str(run).lower()}", json=body)
+        assert response.status_code == 202, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    def show(self, ident: str) -> dict[str, Any] | None:
+        response = self.call("GET", f"/v1/containers/{ident}")
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.text
+        shown: dict[str, Any] = response.json()
+        return shown
+
+    def wait_status(self, ident: str, status: str, timeout: float = 30) -> dict[str, Any]:
+        def settled() -> dict[str, Any] | None:
+            shown = self.show(ident)
+            return shown if shown and shown["status"] == status and not shown["task_state"] \
+                else None
+
+        return wait_for(settled, timeout, f"{ident} to be {status}")
+
+    def wait_gone(self, ident: str, timeout: float = 30) -> None:
+        wait_for(lambda: self.show(ident) is None, timeout, f"{ident} to be deleted")
+
+    def action(self, ident: str, verb: str, query: str = "") -> requests.Response:
+        return self.call("POST", f"/v1/containers/{ident}/{verb}{query}")
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    client = docker.DockerClient(base_url="unix:///var/run/docker.sock", version="auto")
+    yield client
+    client.close()
+
+
+def remove_host_containers(client: docker.DockerClient, host: str) -> None:
+    for container in client.containers.list(all=True, filters={"label": f"higgins.host={host}"}):
+        container.remove(force=True)
+
+
+@pytest.fixture(scope="session")
+def higgins(tmp_path_factory: pytest.TempPathFactory,
+            docker_client: docker.DockerClient) -> Iterator[Higgins]:
+    server = Higgins(tmp_path_factory.mktemp("higgins"))
+    server.start()
+    yield server
+    server.stop()
+    remove_host_containers(docker_client, server.host)
+
+
+@pytest.fixture
+def fresh_higgins(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Higgins]:
+    """A Higgins of the test's own, for tests that kill or restart it."""
+    server = Higgins(tmp_path)
+    yield server
+    server.stop()
+    remove_host_containers(docker_client, server.host)
+
+
+@pytest.fixture
+def api(higgins: Higgins) -> Api:
+    return Api(higgins.url)
+
+
+def docker_containers(client: docker.DockerClient, uuid: str) -> list[Any]:
+    return list(client.containers.list(all=True, filters={"label": f"higgins.uuid={uuid}"}))

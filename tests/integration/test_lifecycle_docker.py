@@ -1,0 +1,166 @@
+"""End to end through HTTP: Higgins drives real Docker containers (busybox:local)."""
+
+from __future__ import annotations
+
+import docker
+import pytest
+
+from tests.integration.conftest import Api, Higgins, docker_containers, wait_for
+
+pytestmark = pytest.mark.docker
+
+
+def test_run_makes_one_running_docker_container(api: Api, docker_client: docker.DockerClient,
+                                                higgins: Higgins) -> None:
+    created = api.create(name="web")
+    shown = api.wait_status(created["uuid"], "Running")
+    (container,) = docker_containers(docker_client, created["uuid"])
+    assert container.status == "running"
+    assert container.labels["higgins.host"] == higgins.host
+    assert shown["host"] == higgins.host
+
+
+def test_create_without_run_stops_at_created_and_start_runs_it(
+        api: Api, docker_client: docker.DockerClient) -> None:
+    uuid = api.create(run=False)["uuid"]
+    api.wait_status(uuid, "Created")
+    (container,) = docker_containers(docker_client, uuid)
+    assert container.status == "created"
+    assert api.action(uuid, "start").status_code == 202
+    api.wait_status(uuid, "Running")
+
+
+def test_stop_start_pause_unpause_reboot_follow_docker(
+        api: Api, docker_client: docker.DockerClient) -> None:
+    uuid = api.create()["uuid"]
+    api.wait_status(uuid, "Running")
+    steps = [("stop", "?timeout=1", "Stopped", "exited"), ("start", "", "Running", "running"),
+             ("pause", "", "Paused", "paused"), ("unpause", "", "Running", "running"),
+             ("reboot", "?timeout=1", "Running", "running")]
+    for verb, query, status, docker_status in steps:
+        assert api.action(uuid, verb, query).status_code == 202, verb
+        api.wait_status(uuid, status)
+        (container,) = docker_containers(docker_client, uuid)
+        assert container.status == docker_status, verb
+
+
+def test_kill_ends_stopped(api: Api) -> None:
+    uuid = api.create()["uuid"]
+    api.wait_status(uuid, "Running")
+    assert api.action(uuid, "kill", "?signal=SIGKILL").status_code == 202
+    assert api.wait_status(uuid, "Stopped")["status_detail"] == "Exited (137)"
+
+
+def test_delete_running_without_stop_is_409_and_with_stop_removes(
+        api: Api, docker_client: docker.DockerClient) -> None:
+    uuid = api.create()["uuid"]
+    api.wait_status(uuid, "Running")
+    assert api.call("DELETE", f"/v1/containers/{uuid}").status_code == 409
+    assert api.call("DELETE", f"/v1/containers/{uuid}?stop=True").status_code == 204
+    api.wait_gone(uuid)
+    assert docker_containers(docker_client, uuid) == []
+
+
+def test_force_delete_removes_a_running_container(api: Api,
+                                                  docker_client: docker.DockerClient) -> None:
+    uuid = api.create()["uuid"]
+    api.wait_status(uuid, "Running")
+    assert api.call("DELETE", f"/v1/containers/{uuid}?force=True").status_code == 204
+    api.wait_gone(uuid)
+    assert docker_containers(docker_client, uuid) == []
+
+
+def test_a_container_that_exits_by_itself_becomes_stopped_with_its_exit_code(api: Api) -> None:
+    uuid = api.create(command=["sh", "-c", "exit 3"])["uuid"]
+    assert api.wait_status(uuid, "Stopped")["status_detail"] == "Exited (3)"
+
+
+def test_a_container_removed_behind_higgins_back_becomes_error(
+        api: Api, docker_client: docker.DockerClient) -> None:
+    uuid = api.create()["uuid"]
+    api.wait_status(uuid, "Running")
+    (container,) = docker_containers(docker_client, uuid)
+    container.remove(force=True)
+    shown = api.wait_status(uuid, "Error")
+    assert "removed outside Higgins" in shown["status_reason"]
+
+
+def test_auto_remove_container_is_deleted_when_it_exits(api: Api) -> None:
+    uuid = api.create(command=["true"], auto_remove=True)["uuid"]
+    api.wait_gone(uuid)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param({"image": "no-such-image:local", "image_pull_policy": "never"},
+                     "was not found", id="missing-image-never-pull"),
+        pytest.param({"image": "no-such-image:local"}, "Failed to pull image",
+                     id="missing-image-no-registry"),
+        pytest.param({"command": ["/no/such/binary"]}, "no such file", id="bad-command"),
+    ],
+)
+def test_runtime_failures_end_in_error_with_the_reason(api: Api, body: dict[str, str],
+                                                       reason: str) -> None:
+    uuid = api.create(**body)["uuid"]
+    shown = api.wait_status(uuid, "Error", timeout=60)
+    assert reason.lower() in shown["status_reason"].lower()
+    assert api.call("DELETE", f"/v1/containers/{uuid}").status_code == 204
+    api.wait_gone(uuid)
+
+
+def test_settings_reach_docker(api: Api, docker_client: docker.DockerClient) -> None:
+    uuid = api.create(environment={"GREETING": "hi"}, labels={"team": "blue"},
+                      workdir="/tmp", memory="64m", cpu=0.5, hostname="box1")["uuid"]
+    api.wait_status(uuid, "Running")
+    (container,) = docker_containers(docker_client, uuid)
+    config, host_config = container.attrs["Config"], container.attrs["HostConfig"]
+    assert "GREETING=hi" in config["Env"]
+    assert config["Labels"]["team"] == "blue"
+    assert config["WorkingDir"] == "/tmp" and config["Hostname"] == "box1"
+    assert host_config["Memory"] == 64 * 1024 * 1024
+    assert host_config["NanoCpus"] == 500_000_000
+    assert api.show(uuid)["memory"] == "64"  # type: ignore[index]
+
+
+def test_logs_return_what_the_container_printed(api: Api) -> None:
+    uuid = api.create(command=["sh", "-c", "echo one; echo two >&2; echo three"])["uuid"]
+    api.wait_status(uuid, "Stopped")
+    response = api.call("GET", f"/v1/containers/{uuid}/logs?stdout=True&stderr=False")
+    assert response.status_code == 200
+    assert response.json() == "one\nthree\n"
+    everything = api.call("GET", f"/v1/containers/{uuid}/logs").json()
+    assert sorted(everything.splitlines()) == ["one", "three", "two"]
+
+
+def test_logs_tail_returns_the_last_lines(api: Api) -> None:
+    uuid = api.create(command=["sh", "-c", "echo one; echo two; echo three"])["uuid"]
+    api.wait_status(uuid, "Stopped")
+    assert api.call("GET", f"/v1/containers/{uuid}/logs?tail=2").json() == "two\nthree\n"
+
+
+def test_restart_reconciles_what_happened_while_down(
+        fresh_higgins: Higgins, docker_client: docker.DockerClient) -> None:
+    fresh_higgins.start()
+    api = Api(fresh_higgins.url)
+    uuid = api.create()["uuid"]
+    api.wait_status(uuid, "Running")
+    fresh_higgins.stop()
+    (container,) = docker_containers(docker_client, uuid)
+    container.stop(timeout=1)
+    fresh_higgins.start()
+    assert api.wait_status(uuid, "Stopped")["status_detail"] == "Exited (137)"
+
+
+def test_every_change_is_an_event_in_order(higgins: Higgins, api: Api) -> None:
+    from higgins.bus.embedded import EmbeddedBus
+
+    uuid = api.create()["uuid"]
+    api.wait_status(uuid, "Running")
+    bus = EmbeddedBus(higgins.workdir / "state" / "events.db")
+    history = wait_for(lambda: bus.history(uuid) if len(bus.history(uuid)) >= 4 else None)
+    assert [e["type"] for e in history] == [
+        "container.create.requested", "container.scheduled", "container.created",
+        "container.started"]
+    assert [e["seq"] for e in history] == [1, 2, 3, 4]
+    bus.close()
