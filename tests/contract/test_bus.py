@@ -1,0 +1,116 @@
+"""The Bus port's contract, run against every adapter (today: the embedded SQLite log)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from higgins import events
+from higgins.bus.base import EVENTS, Bus, command_stream
+from higgins.bus.embedded import EmbeddedBus
+
+
+@pytest.fixture(params=["embedded"])
+def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
+    adapter = EmbeddedBus(tmp_path / "events.db")
+    yield adapter
+    adapter.close()
+
+
+def envelope(subject: str, kind: str = "container.stopped", **data: object) -> events.Envelope:
+    return events.Envelope(id=str(uuid.uuid4()), type=kind, subject=subject, seq=0,
+                           time="2026-11-24T00:00:00+00:00", project_id="p", user_id="u",
+                           request_id="req-1", data=dict(data))
+
+
+def consume_until(bus: Bus, consumer: str, stream: str, count: int,
+                  handler: Callable[[events.Envelope], None] | None = None,
+                  concurrency: int = 1) -> list[events.Envelope]:
+    """Run a consumer until it has handled `count` envelopes, then stop it."""
+    seen: list[events.Envelope] = []
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def handle(env: events.Envelope) -> None:
+        if handler:
+            handler(env)
+        with lock:
+            seen.append(env)
+            if len(seen) >= count:
+                stop.set()
+
+    thread = threading.Thread(target=bus.consume, args=(consumer, stream, handle, stop,
+                                                        concurrency))
+    thread.start()
+    stop.wait(10)
+    stop.set()
+    thread.join(10)
+    return seen
+
+
+def test_publish_numbers_each_subjects_events_from_one(bus: Bus) -> None:
+    recorded = bus.publish([envelope("a"), envelope("b"), envelope("a")])
+    assert [(e["subject"], e["seq"]) for e in recorded] == [("a", 1), ("b", 1), ("a", 2)]
+
+
+def test_republishing_an_id_records_it_once(bus: Bus) -> None:
+    first = envelope("a")
+    bus.publish([first])
+    again = bus.publish([first])
+    assert again[0]["seq"] == 1
+    assert len(bus.history("a")) == 1
+
+
+def test_history_returns_a_subjects_events_after_a_seq(bus: Bus) -> None:
+    bus.publish([envelope("a", exit_code=i) for i in range(3)])
+    assert [e["data"]["exit_code"] for e in bus.history("a", after_seq=1)] == [1, 2]
+
+
+def test_invalid_events_are_refused_and_nothing_is_recorded(bus: Bus) -> None:
+    with pytest.raises(events.InvalidEvent):
+        bus.publish([envelope("a"), envelope("a", kind="container.failed")])  # no reason
+    assert bus.history("a") == []
+
+
+def test_consumers_resume_after_their_committed_position(bus: Bus) -> None:
+    bus.publish([envelope("a", exit_code=i) for i in range(3)])
+    assert len(consume_until(bus, "c1", EVENTS, 3)) == 3
+    bus.publish([envelope("a", exit_code=3)])
+    (later,) = consume_until(bus, "c1", EVENTS, 1)
+    assert later["data"]["exit_code"] == 3
+
+
+def test_an_envelope_not_handled_is_delivered_again(bus: Bus) -> None:
+    bus.publish([envelope("a")])
+
+    def crash(env: events.Envelope) -> None:
+        raise RuntimeError("handler died")
+
+    stop = threading.Event()
+    thread = threading.Thread(target=bus.consume, args=("c2", EVENTS, crash, stop))
+    thread.start()
+    stop.wait(0.3)
+    stop.set()
+    thread.join(10)
+    assert len(consume_until(bus, "c2", EVENTS, 1)) == 1
+
+
+def test_commands_go_to_their_hosts_stream_only(bus: Bus) -> None:
+    command = envelope("a", kind="agent.container.start")
+    bus.publish([], [(command_stream("h1"), command)])
+    (got,) = consume_until(bus, "agent.h1", command_stream("h1"), 1)
+    assert got["id"] == command["id"]
+    assert bus.history("a") == []
+
+
+def test_parallel_consumers_keep_each_subjects_order(bus: Bus) -> None:
+    subjects = [f"s{i}" for i in range(6)]
+    bus.publish([envelope(s, exit_code=n) for n in range(10) for s in subjects])
+    seen = consume_until(bus, "c3", EVENTS, 60, concurrency=4)
+    for subject in subjects:
+        order = [e["data"]["exit_code"] for e in seen if e["subject"] == subject]
+        assert order == list(range(10))

@@ -1,0 +1,73 @@
+"""The Store port's contract, run against every adapter (today: SQLite), plus the catch-up
+that API and fold share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from higgins.bus.embedded import EmbeddedBus
+from higgins.processors.model import ContainerState, HostState, Status
+from higgins.runtime import views
+from higgins.store.base import Store
+from higgins.store.sqlite import SqliteStore
+from tests.contract.test_bus import envelope
+
+
+@pytest.fixture(params=["sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    adapter = SqliteStore(tmp_path / "views.db")
+    yield adapter
+    adapter.close()
+
+
+def state(uuid: str = "u1", seq: int = 1, **changes: object) -> ContainerState:
+    base = ContainerState(uuid=uuid, seq=seq, project_id="p", user_id="u", name="n",
+                          image="busybox:local", status=Status.CREATING,
+                          created_at="2026-11-24T00:00:00+00:00", command=("sleep", "1"))
+    return base.evolve(**changes)
+
+
+def test_a_saved_container_loads_back_equal(store: Store) -> None:
+    saved = state(environment={"A": "b"}, labels={"x": "y"}, cpu=0.5, memory=64)
+    assert store.save_container(saved, None)
+    assert store.load_container("u1") == saved
+
+
+def test_saves_are_compare_and_set_on_seq(store: Store) -> None:
+    assert store.save_container(state(seq=1), None)
+    assert not store.save_container(state(seq=1), None)
+    assert store.save_container(state(seq=2, status=Status.CREATED), 1)
+    assert not store.save_container(state(seq=3, status=Status.RUNNING), 1)
+    assert store.load_container("u1").status is Status.CREATED  # type: ignore[union-attr]
+
+
+def test_find_hides_deleted_and_filters_by_project_and_name(store: Store) -> None:
+    store.save_container(state("a"), None)
+    store.save_container(state("b", project_id="q"), None)
+    store.save_container(state("c", name="other"), None)
+    store.save_container(state("d", status=Status.DELETED), None)
+    assert [s.uuid for s in store.find_containers()] == ["a", "b", "c"]
+    assert [s.uuid for s in store.find_containers(project_id="p", name="n")] == ["a"]
+
+
+def test_hosts_round_trip(store: Store) -> None:
+    host = HostState(name="h", seq=1, cpus=2.0, memory_mb=1024, runtimes=("runc",),
+                     reported_at="2026-11-24T00:00:00+00:00")
+    assert store.save_host(host, None)
+    assert store.list_hosts() == [host]
+
+
+def test_catch_up_folds_what_the_view_has_not_seen(tmp_path: Path, store: Store) -> None:
+    bus = EmbeddedBus(tmp_path / "events.db")
+    create = envelope("u9", kind="container.create.requested", name="n", image="busybox:local",
+                      command=["sleep", "1"])
+    bus.publish([create, envelope("u9", kind="container.scheduled", host="h1"),
+                 envelope("u9", kind="container.created", container_id="abc")])
+    current = views.current_container(bus, store, "u9")
+    assert current is not None and (current.seq, current.status) == (3, Status.CREATED)
+    assert store.load_container("u9") == current
+    assert views.current_container(bus, store, "u9") == current
+    bus.close()
