@@ -16,7 +16,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
 class EventType(enum.StrEnum):
-    """Every fact Higgins records. Past tense, dotted, one JSON Schema each under schemas/events/."""
+    """Every fact Higgins records: past tense, dotted, a JSON Schema each in schemas/events/."""
 
     CREATE_REQUESTED = "container.create.requested"
     SCHEDULED = "container.scheduled"

@@ -8,7 +8,7 @@ scripts/build-test-image.sh
 echo "==> lint and layer contracts"
 .venv/bin/ruff check higgins tests bench
 .venv/bin/lint-imports
-.venv/bin/mypy higgins/processors higgins/events.py
+.venv/bin/mypy higgins
 echo "==> tests"
 set +e
 .venv/bin/python -m pytest "$@"

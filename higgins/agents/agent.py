@@ -13,7 +13,7 @@ from typing import Any
 from higgins import events
 from higgins.agents import reconcile
 from higgins.agents.docker_driver import DockerDriver, DriverError
-from higgins.agents.reconcile import Tracked
+from higgins.agents.reconcile import Observed, Tracked
 from higgins.bus.base import Bus, command_stream
 from higgins.events import CommandType, EventType
 from higgins.processors.model import Outcome, Status
@@ -145,7 +145,7 @@ class Agent:
             return []  # the process caught the signal; the watcher reports what it does next
         return [events.Draft(EventType.STOPPED, uuid, {"exit_code": observed.exit_code})]
 
-    def _wait_exit(self, uuid: str) -> reconcile.Observed | None:
+    def _wait_exit(self, uuid: str) -> Observed | None:
         deadline = threading.Event()
         observed = self._driver.inspect(uuid)
         waited = 0.0
@@ -190,8 +190,7 @@ class Agent:
         """What an observation is attributed to: the container's owner, a request of its own."""
         if uuid not in self._origins:
             first = self._bus.history(uuid)[0]
-            self._origins[uuid] = events.Envelope(
-                **{**first, "request_id": "req-" + publishing.new_id()})  # type: ignore[typeddict-item]
+            self._origins[uuid] = {**first, "request_id": "req-" + publishing.new_id()}
         return self._origins[uuid]
 
     def logs(self, uuid: str, **options: Any) -> str:

@@ -181,10 +181,7 @@ class DockerDriver:
                 stream = self._client.api.events(
                     decode=True, filters={"type": "container", "label": f"{LABEL_HOST}={self.host}"}
                 )
-                stop_watching = threading.Thread(
-                    target=lambda: (stop.wait(), stream.close()), daemon=True
-                )
-                stop_watching.start()
+                threading.Thread(target=_close_on, args=(stop, stream), daemon=True).start()
                 for event in stream:
                     uuid = event.get("Actor", {}).get("Attributes", {}).get(LABEL_UUID)
                     if uuid:
@@ -203,6 +200,12 @@ class DockerDriver:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _close_on(stop: threading.Event, stream: Any) -> None:
+    """Unblock the event stream's reader when the agent stops."""
+    stop.wait()
+    stream.close()
 
 
 def _observed(uuid: str, attrs: Mapping[str, Any]) -> Observed:

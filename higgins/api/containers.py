@@ -34,7 +34,8 @@ def _render(state: ContainerState) -> dict[str, Any]:
     return views.container(state, _version(), flask.request.host_url)
 
 
-def _envelope(kind: EventType, subject: str, caller: Caller, data: dict[str, Any]) -> events.Envelope:
+def _envelope(kind: EventType, subject: str, caller: Caller,
+              data: dict[str, Any]) -> events.Envelope:
     return events.Envelope(
         id=publishing.new_id(), type=str(kind), subject=subject, seq=0,
         time=publishing.utc_now(), project_id=caller.project_id, user_id=caller.user_id,

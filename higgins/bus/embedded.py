@@ -87,13 +87,13 @@ class EmbeddedBus:
     def _append_event(self, db: sqlite3.Connection, envelope: Envelope) -> Envelope:
         row = db.execute("SELECT body FROM log WHERE id = ?", (envelope["id"],)).fetchone()
         if row:
-            recorded: Envelope = json.loads(row[0])
-            return recorded
+            existing: Envelope = json.loads(row[0])
+            return existing
         (last,) = db.execute(
             "SELECT COALESCE(MAX(seq), 0) FROM log WHERE stream = ? AND subject = ?",
             (EVENTS, envelope["subject"]),
         ).fetchone()
-        recorded = Envelope(**{**envelope, "seq": last + 1})  # type: ignore[typeddict-item]
+        recorded: Envelope = {**envelope, "seq": last + 1}
         self._append(db, EVENTS, recorded)
         return recorded
 

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from higgins import events
+from higgins.events import CommandDraft, Draft
 
 
 class Status(enum.StrEnum):
@@ -121,5 +121,5 @@ class Refusal:
 class Outcome:
     """What a processor asks the runtime to do: new events, and commands for host agents."""
 
-    events: tuple[events.Draft, ...] = ()
-    commands: tuple[events.CommandDraft, ...] = ()
+    events: tuple[Draft, ...] = ()
+    commands: tuple[CommandDraft, ...] = ()
