@@ -148,7 +148,7 @@ def test_latest_negotiates_the_maximum(client: Any) -> None:
 
 def test_version_documents_advertise_the_range(client: Any) -> None:
     root = client.get("/").get_json()
-    (current,) = [v for v in root["versions"] if v["status"] == "CURRENT"]
+    (current,) = (v for v in root["versions"] if v["status"] == "CURRENT")
     assert (current["min_version"], current["max_version"]) == ("1.1", "1.40")
     assert client.get("/v1/").get_json()["id"] == "v1"
 
@@ -226,3 +226,21 @@ def test_list_pages_with_limit_and_marker(client: Any) -> None:
     rest = client.get(f"/v1/containers?limit=2&sort_key=name&marker={marker}",
                       headers=V140).get_json()
     assert [c["uuid"] for c in rest["containers"]] == uuids[2:] and rest["next"] is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("POST", "/v1/containers/{uuid}/execute?command=ls", id="execute"),
+        pytest.param("GET", "/v1/containers/{uuid}/stats", id="stats"),
+        pytest.param("PATCH", "/v1/containers/{uuid}", id="update"),
+        pytest.param("GET", "/v1/capsules", id="capsules"),
+        pytest.param("GET", "/v1/hosts", id="hosts"),
+    ],
+)
+def test_zun_features_not_built_yet_answer_501_saying_so(client: Any, method: str,
+                                                         path: str) -> None:
+    uuid = create(client).get_json()["uuid"]
+    response = client.open(path.format(uuid=uuid), method=method, headers=V140)
+    assert response.status_code == 501
+    assert "does not implement" in error_of(response)["detail"]

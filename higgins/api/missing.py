@@ -1,0 +1,52 @@
+"""EDGE: Zun endpoints Higgins does not have yet answer 501 with a clear, Zun-format error,
+so a client learns what is missing instead of guessing from a 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+
+from higgins.api import errors
+
+blueprint = flask.Blueprint("missing", __name__)
+
+CONTAINER_ACTIONS = (
+    "rename", "execute", "execute_resize", "resize", "resize_container", "top", "stats", "commit",
+    "put_archive", "get_archive", "attach", "add_security_group", "remove_security_group",
+    "network_attach", "network_detach", "network_list", "rebuild", "container_actions",
+)
+RESOURCES = ("capsules", "hosts", "services", "images", "quotas", "quota_classes",
+             "availability_zones", "networks", "registries")
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _missing(what: str) -> Any:
+    raise errors.ApiError(
+        501, "container.not_implemented",
+        f"Higgins does not implement {what} yet; see the feature table in README.md.",
+        title="Not Implemented")
+
+
+def _container_action(ident: str, action: str, rest: str = "") -> Any:
+    return _missing(f"the container action '{action}'")
+
+
+def _update(ident: str) -> Any:
+    return _missing("container update (PATCH /v1/containers/<id>)")
+
+
+def _resource(resource: str, rest: str = "") -> Any:
+    return _missing(f"/v1/{resource}")
+
+
+_ACTION = f"<any({', '.join(CONTAINER_ACTIONS)}):action>"
+_RESOURCE = f"<any({', '.join(RESOURCES)}):resource>"
+blueprint.add_url_rule(f"/v1/containers/<ident>/{_ACTION}", view_func=_container_action,
+                       methods=_ALL_METHODS)
+blueprint.add_url_rule(f"/v1/containers/<ident>/{_ACTION}/<path:rest>",
+                       view_func=_container_action, methods=_ALL_METHODS)
+blueprint.add_url_rule("/v1/containers/<ident>", view_func=_update, methods=["PATCH"])
+blueprint.add_url_rule(f"/v1/{_RESOURCE}", view_func=_resource, methods=_ALL_METHODS)
+blueprint.add_url_rule(f"/v1/{_RESOURCE}/<path:rest>", view_func=_resource,
+                       methods=_ALL_METHODS)
