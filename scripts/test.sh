@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 scripts/install.sh
 scripts/start-docker.sh
 scripts/build-test-image.sh
+scripts/start-registry.sh
 echo "==> lint and layer contracts"
 .venv/bin/ruff check higgins tests bench
 .venv/bin/lint-imports

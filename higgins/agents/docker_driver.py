@@ -10,6 +10,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import docker.utils
 import requests.exceptions
 
 from higgins.agents.reconcile import Observed
@@ -66,10 +67,25 @@ class DockerDriver:
             raise DriverError(f"Image {image} was not found on host {self.host} "
                               "and image_pull_policy is never.")
         if policy == "always" or not present:
-            try:
-                self._client.images.pull(image)
-            except docker.errors.APIError as error:
-                raise DriverError(f"Failed to pull image {image}: {_explain(error)}") from error
+            self._pull(image)
+
+    def _pull(self, image: str) -> None:
+        """Pull, logging each layer's progress as it changes (one line per layer and status)."""
+        repository, tag = docker.utils.parse_repository_tag(image)
+        last: dict[str, str] = {}
+        try:
+            for report in self._client.api.pull(repository, tag=tag or "latest", stream=True,
+                                                decode=True):
+                if "error" in report:
+                    raise DriverError(f"Failed to pull image {image}: {report['error']}")
+                layer, status = report.get("id", image), report.get("status", "")
+                if last.get(layer) != status:
+                    last[layer] = status
+                    LOG.info("pull %s: %s %s", image, layer, status, extra={"host": self.host})
+        except docker.errors.APIError as error:
+            raise DriverError(f"Failed to pull image {image}: {_explain(error)}") from error
+        if not self._has_image(image):
+            raise DriverError(f"Failed to pull image {image}: the registry sent no image.")
 
     def _has_image(self, image: str) -> bool:
         try:

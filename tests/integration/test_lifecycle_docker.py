@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import uuid as uuidlib
+
 import docker
 import pytest
 
@@ -164,3 +167,23 @@ def test_every_change_is_an_event_in_order(higgins: Higgins, api: Api) -> None:
         "container.started"]
     assert [e["seq"] for e in history] == [1, 2, 3, 4]
     bus.close()
+
+
+@pytest.fixture(scope="module")
+def registry_image(docker_client: docker.DockerClient) -> str:
+    """busybox:local pushed to the local registry of scripts/start-registry.sh, absent locally."""
+    subprocess.run(["scripts/start-registry.sh"], check=True)
+    name = f"127.0.0.1:5050/busybox:pull-{uuidlib.uuid4().hex[:8]}"
+    docker_client.images.get("busybox:local").tag(name)
+    docker_client.images.push(name)
+    docker_client.images.remove(name)
+    return name
+
+
+@pytest.mark.parametrize("policy", ["ifnotpresent", "always"])
+def test_an_image_missing_locally_is_pulled_from_the_registry(
+        api: Api, docker_client: docker.DockerClient, registry_image: str, policy: str) -> None:
+    uuid = api.create(image=registry_image, image_pull_policy=policy)["uuid"]
+    api.wait_status(uuid, "Running", timeout=60)
+    (container,) = docker_containers(docker_client, uuid)
+    assert registry_image in container.image.tags
