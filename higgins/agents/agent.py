@@ -4,7 +4,6 @@ Side effects: Docker calls, bus publishes, reads views."""
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 from collections.abc import Callable
@@ -34,9 +33,7 @@ class Agent:
         self._driver = driver
         self._tracked: dict[str, Tracked] = {}
         self._origins: dict[str, events.Envelope] = {}
-        self._locks: collections.defaultdict[str, threading.Lock] = collections.defaultdict(
-            threading.Lock
-        )
+        self._locks: dict[str, threading.Lock] = {}
         self._handlers: dict[str, Callable[[str, dict[str, Any]], Drafts]] = {
             CommandType.CREATE: self._create,
             CommandType.START: self._simple("start", EventType.STARTED),
@@ -91,7 +88,9 @@ class Agent:
 
     def handle(self, command: events.Envelope) -> None:
         uuid = command["subject"]
-        with self._locks[uuid]:
+        LOG.info("command %s", command["type"], extra={
+            "uuid": uuid, "event_id": command["id"], "request_id": command["request_id"]})
+        with self._lock(uuid):
             try:
                 drafts = self._handlers[command["type"]](uuid, command["data"])
             except DriverError as error:
@@ -100,11 +99,16 @@ class Agent:
             publishing.publish_outcome(self._bus, command, Outcome(events=tuple(drafts)))
             self._track(uuid, drafts, before)
 
+    def _lock(self, uuid: str) -> threading.Lock:
+        """The lock that keeps one container's commands and observations in sequence."""
+        return self._locks.setdefault(uuid, threading.Lock())
+
     def _track(self, uuid: str, drafts: Drafts, before: Tracked) -> None:
         for draft in drafts:
             before = reconcile.tracked_after(draft, before)
         if before.status is Status.DELETED:
             self._tracked.pop(uuid, None)
+            self._origins.pop(uuid, None)
         else:
             self._tracked[uuid] = before
 
@@ -173,7 +177,7 @@ class Agent:
 
     def check(self, uuid: str) -> None:
         """Publish the difference between Docker and what this agent last reported, if any."""
-        with self._locks[uuid]:
+        with self._lock(uuid):
             tracked = self._tracked.get(uuid)
             if tracked is None:
                 return

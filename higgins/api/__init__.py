@@ -59,6 +59,7 @@ def _finish(response: flask.Response) -> flask.Response:
     response.headers["x-openstack-request-id"] = flask.g.get("request_id", "")
     elapsed = (time.monotonic() - flask.g.get("started", time.monotonic())) * 1000
     LOG.info("%s %s %s", flask.request.method, flask.request.path, response.status_code,
-             extra={"request_id": flask.g.get("request_id"), "status": response.status_code,
+             extra={"request_id": flask.g.get("request_id"), "uuid": flask.g.get("uuid"),
+                    "status": response.status_code,
                     "ms": round(elapsed, 1)})
     return response

@@ -46,6 +46,7 @@ def _envelope(kind: EventType, subject: str, caller: Caller,
 def _record(svc: Services, envelope: events.Envelope) -> ContainerState:
     """Publish (durable before we answer), then fold it into the view the caller reads next."""
     svc.bus.publish([envelope])
+    flask.g.uuid = envelope["subject"]
     state = live.current_container(svc.bus, svc.store, envelope["subject"])
     assert state is not None, "a recorded event always has a view"
     return state

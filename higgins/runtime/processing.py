@@ -3,6 +3,7 @@ publish the outcome (ids derived from the cause) -> the bus commits the position
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from higgins import events
@@ -10,6 +11,8 @@ from higgins.bus.base import EVENTS, Bus
 from higgins.processors import scheduling
 from higgins.runtime import publishing, views
 from higgins.store.base import Store
+
+LOG = logging.getLogger(__name__)
 
 
 def is_host_event(envelope: events.Envelope) -> bool:
@@ -26,6 +29,9 @@ class Processors:
         self.store = store
 
     def fold(self, envelope: events.Envelope) -> None:
+        LOG.info("event %s", envelope["type"], extra={
+            "uuid": envelope["subject"], "event_id": envelope["id"],
+            "request_id": envelope["request_id"], "event_type": envelope["type"]})
         if is_host_event(envelope):
             views.current_host(self.bus, self.store,
                                envelope["subject"].removeprefix(events.HOST_SUBJECT_PREFIX))
