@@ -96,9 +96,6 @@ class DockerDriver:
 
     def create(self, uuid: str, spec: Mapping[str, Any]) -> str:
         """Create once: the Docker name is derived from the uuid, so a repeat finds the first."""
-        existing = self._find(uuid)
-        if existing is not None:
-            return str(existing.id)
         try:
             container = self._client.containers.create(**self._create_args(uuid, spec))
         except docker.errors.APIError as error:
@@ -150,9 +147,13 @@ class DockerDriver:
         return container
 
     def act(self, uuid: str, verb: str, **kwargs: Any) -> None:
-        """Run start/stop/restart/pause/unpause/kill on the container, Docker errors explained."""
+        """Run start/stop/restart/pause/unpause/kill on the container, Docker errors explained.
+        By name, through the low-level API: one round trip, no inspect first."""
         try:
-            getattr(self._get(uuid), verb)(**kwargs)
+            getattr(self._client.api, verb)(docker_name(uuid), **kwargs)
+        except docker.errors.NotFound as error:
+            raise DriverError(f"Docker container {docker_name(uuid)} does not exist.") \
+                from error
         except docker.errors.APIError as error:
             raise DriverError(f"Docker failed to {verb} the container: {_explain(error)}") \
                 from error
