@@ -3,12 +3,12 @@ Side effects: reads and writes the log file; runs worker threads while consuming
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
-import queue
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from higgins import events as ev
@@ -49,6 +49,7 @@ class EmbeddedBus:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._appended = threading.Condition()
+        self._appends = 0  # bumped on every append, so a waiting consumer misses none
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
@@ -81,6 +82,7 @@ class EmbeddedBus:
             db.execute("ROLLBACK")
             raise
         with self._appended:
+            self._appends += 1
             self._appended.notify_all()
         return recorded
 
@@ -140,21 +142,31 @@ class EmbeddedBus:
         stop: threading.Event,
         concurrency: int = 1,
     ) -> None:
-        lanes = _Lanes(handler, concurrency, stop)
-        position = self.committed(consumer, stream)
+        progress = _Progress(self.committed(consumer, stream),
+                             lambda position: self.commit(consumer, stream, position))
+        workers = _Workers(handler, concurrency, stop, progress)
+        read_up_to = progress.committed
         try:
-            while not stop.is_set():
-                batch = self.read(stream, position)
-                if not batch:
-                    with self._appended:
-                        self._appended.wait(_POLL_SECONDS)
-                    continue
-                if not lanes.run(batch):
-                    return  # stopped mid-batch: leave the batch uncommitted for redelivery
-                position = batch[-1][0]
-                self.commit(consumer, stream, position)
+            while not stop.is_set() and not workers.failed:
+                seen = self._appends
+                room = _BATCH - progress.in_flight()
+                batch = self.read(stream, read_up_to, room) if room > 0 else []
+                for position, envelope in batch:
+                    progress.started(position)
+                    workers.submit(position, envelope)
+                if batch:
+                    read_up_to = batch[-1][0]
+                elif room > 0:
+                    self._wait_for_append(seen)
+                else:
+                    stop.wait(0.01)
         finally:
-            lanes.close()
+            workers.close()
+
+    def _wait_for_append(self, seen: int) -> None:
+        with self._appended:
+            if self._appends == seen:
+                self._appended.wait(_POLL_SECONDS)
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -163,48 +175,100 @@ class EmbeddedBus:
             self._local.db = None
 
 
-class _Lanes:
-    """Handles a batch on `concurrency` threads, one subject always on the same thread (so a
-    container's envelopes stay in order); returns when the whole batch is handled."""
+class _Progress:
+    """Positions in flight, in stream order; commits the longest handled prefix, so a crash
+    redelivers everything not yet handled and nothing is skipped."""
 
-    def __init__(self, handler: Handler, concurrency: int, stop: threading.Event) -> None:
+    def __init__(self, committed: int, commit: Callable[[int], None]) -> None:
+        self.committed = committed
+        self._commit = commit
+        self._lock = threading.Lock()
+        self._pending: collections.OrderedDict[int, bool] = collections.OrderedDict()
+
+    def started(self, position: int) -> None:
+        with self._lock:
+            self._pending[position] = False
+
+    def finished(self, position: int) -> None:
+        with self._lock:
+            self._pending[position] = True
+            advanced = None
+            while self._pending and self._pending[next(iter(self._pending))]:
+                advanced, _ = self._pending.popitem(last=False)
+            if advanced is not None:
+                self._commit(advanced)
+                self.committed = advanced
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+
+class _Workers:
+    """`concurrency` threads taking envelopes in stream order, except that an envelope waits
+    while an earlier one of its subject is in hand: a container's envelopes are handled in
+    order, one at a time, and any idle thread serves any other container."""
+
+    def __init__(self, handler: Handler, concurrency: int, stop: threading.Event,
+                 progress: _Progress) -> None:
         self._handler = handler
         self._stop = stop
-        self._failed = False
-        self._queues: list[queue.Queue[tuple[Envelope, threading.Semaphore] | None]] = [
-            queue.Queue() for _ in range(max(1, concurrency))
-        ]
+        self._progress = progress
+        self.failed = False
+        self._ready = threading.Condition()
+        self._pending: collections.deque[tuple[int, Envelope]] = collections.deque()
+        self._busy: set[str] = set()
+        self._closed = False
         self._threads = [
-            threading.Thread(target=self._work, args=(q,), daemon=True, name=f"lane-{i}")
-            for i, q in enumerate(self._queues)
+            threading.Thread(target=self._work, daemon=True, name=f"worker-{i}")
+            for i in range(max(1, concurrency))
         ]
         for thread in self._threads:
             thread.start()
 
-    def run(self, batch: list[tuple[int, Envelope]]) -> bool:
-        """True when every envelope of the batch was handled."""
-        done = threading.Semaphore(0)
-        self._failed = False
-        for _, envelope in batch:
-            lane = hash(envelope["subject"]) % len(self._queues)
-            self._queues[lane].put((envelope, done))
-        for _ in batch:
-            done.acquire()
-        return not self._failed
+    def submit(self, position: int, envelope: Envelope) -> None:
+        with self._ready:
+            self._pending.append((position, envelope))
+            self._ready.notify()
 
-    def _work(self, inbox: queue.Queue[tuple[Envelope, threading.Semaphore] | None]) -> None:
-        while (item := inbox.get()) is not None:
-            envelope, done = item
+    def _take(self) -> tuple[int, Envelope] | None:
+        with self._ready:
+            while not self._closed:
+                waiting: set[str] = set()
+                for index, (position, envelope) in enumerate(self._pending):
+                    subject = envelope["subject"]
+                    if subject in self._busy or subject in waiting:
+                        waiting.add(subject)
+                        continue
+                    del self._pending[index]
+                    self._busy.add(subject)
+                    return position, envelope
+                self._ready.wait()
+            return None
+
+    def _release(self, subject: str) -> None:
+        with self._ready:
+            self._busy.discard(subject)
+            self._ready.notify_all()
+
+    def _work(self) -> None:
+        while (item := self._take()) is not None:
+            position, envelope = item
             try:
                 _handle_until_done(self._handler, envelope, self._stop)
             except Exception:
-                self._failed = True
-            finally:
-                done.release()
+                self.failed = True  # stopped while retrying: leave it uncommitted
+                return
+            self._progress.finished(position)
+            self._release(envelope["subject"])
 
     def close(self) -> None:
-        for inbox in self._queues:
-            inbox.put(None)
+        """Stop taking work; what was not taken stays uncommitted and is delivered again."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=30)
 
 
 def _handle_until_done(handler: Handler, envelope: Envelope, stop: threading.Event) -> None:

@@ -1,0 +1,270 @@
+"""BENCHMARK: create-to-Running through Higgins against the same work on raw Docker, in one run.
+Side effects: starts its own `higgins up` on 127.0.0.1, makes and removes Docker containers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import requests
+
+IMAGE = "busybox:local"
+COMMAND = ["sleep", "300"]
+HEADERS = {"OpenStack-API-Version": "container 1.40"}
+WAIT_SECONDS = 60.0
+TARGETS = {"overhead_p50_ms": 25.0, "throughput_ratio": 0.90, "idle_rss_mb": 150.0}
+
+
+@dataclass
+class Result:
+    mode: str
+    concurrency: int
+    count: int
+    p50_ms: float
+    p95_ms: float
+    throughput: float
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def _summarise(mode: str, concurrency: int, latencies: list[float], wall: float) -> Result:
+    return Result(mode, concurrency, len(latencies), statistics.median(latencies) * 1000,
+                  _percentile(latencies, 0.95) * 1000, len(latencies) / wall)
+
+
+class Higgins:
+    """A `higgins up` of the benchmark's own, on a free port, with a fresh state directory."""
+
+    def __init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="higgins-bench-"))
+        self.host = f"bench-{uuid.uuid4().hex[:8]}"
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        (self.workdir / "higgins.conf").write_text(
+            f"[DEFAULT]\nhost = {self.host}\nstate_path = {self.workdir / 'state'}\n"
+            f"log_level = WARNING\n[api]\nport = {self.port}\n")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.workdir / "higgins.log", "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "higgins.cli", "--config-file",
+                 str(self.workdir / "higgins.conf"), "up"], stdout=log, stderr=subprocess.STDOUT)
+        _wait(lambda: _answers(self.url), f"higgins on {self.url}")
+
+    def rss_mb(self) -> float:
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        status: int = requests.get(url + "/", timeout=1).status_code
+        return status == 200
+    except requests.ConnectionError:
+        return False
+
+
+POLL_SECONDS = 0.005
+
+
+def _wait(probe: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        time.sleep(POLL_SECONDS)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def higgins_run_one(session: requests.Session, url: str, made: list[str]) -> float:
+    """POST ?run=true, then poll until Running; the seconds that took."""
+    started = time.monotonic()
+    response = session.post(f"{url}/v1/containers?run=true", headers=HEADERS, timeout=30,
+                            json={"image": IMAGE, "command": COMMAND})
+    response.raise_for_status()
+    ident = response.json()["uuid"]
+    made.append(ident)
+
+    def running() -> bool:
+        shown = session.get(f"{url}/v1/containers/{ident}", headers=HEADERS, timeout=30).json()
+        if shown["status"] == "Error":
+            raise RuntimeError(f"container {ident} failed: {shown['status_reason']}")
+        return bool(shown["status"] == "Running")
+
+    _wait(running, f"{ident} Running")
+    return time.monotonic() - started
+
+
+def docker_run_one(client: docker.DockerClient, made: list[str]) -> float:
+    """The same work on raw Docker: create + start, until inspect says running."""
+    started = time.monotonic()
+    container = client.containers.run(IMAGE, COMMAND, detach=True,
+                                      name=f"bench-raw-{uuid.uuid4().hex[:12]}")
+    made.append(container.id)
+
+    def running() -> bool:
+        attrs: dict[str, Any] = client.api.inspect_container(container.id)
+        return attrs["State"]["Running"] is True
+
+    _wait(running, f"{container.id} running")
+    return time.monotonic() - started
+
+
+def measure(mode: str, concurrency: int, count: int, one: Callable[[], float]) -> Result:
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        latencies = list(pool.map(lambda _: one(), range(count)))
+    return _summarise(mode, concurrency, latencies, time.monotonic() - started)
+
+
+def cleanup(url: str | None, client: docker.DockerClient, higgins_made: list[str],
+            raw_made: list[str]) -> None:
+    for ident in higgins_made:
+        if url:
+            requests.delete(f"{url}/v1/containers/{ident}?force=True", headers=HEADERS,
+                            timeout=30)
+    for container_id in raw_made:
+        try:
+            client.api.remove_container(container_id, force=True)
+        except docker.errors.NotFound:
+            pass
+    if url:
+        _wait(lambda: not requests.get(f"{url}/v1/containers", headers=HEADERS,
+                                       timeout=30).json()["containers"], "Higgins cleanup")
+    higgins_made.clear()
+    raw_made.clear()
+
+
+@contextmanager
+def higgins_under_test(url: str | None) -> Iterator[tuple[str, Higgins | None]]:
+    if url:
+        yield url, None
+        return
+    server = Higgins()
+    try:
+        server.start()
+        yield server.url, server
+    finally:
+        server.stop()
+
+
+def run_rounds(url: str, client: docker.DockerClient, count: int,
+               levels: list[int]) -> list[Result]:
+    """Alternate raw Docker and Higgins per concurrency level, so noise hits both."""
+    results: list[Result] = []
+    session = requests.Session()
+    higgins_made: list[str] = []
+    raw_made: list[str] = []
+    try:
+        for concurrency in levels:
+            results.append(measure("docker", concurrency, count,
+                                   lambda: docker_run_one(client, raw_made)))
+            cleanup(None, client, higgins_made, raw_made)
+            results.append(measure("higgins", concurrency, count,
+                                   lambda: higgins_run_one(session, url, higgins_made)))
+            cleanup(url, client, higgins_made, raw_made)
+    finally:
+        cleanup(url, client, higgins_made, raw_made)
+    return results
+
+
+def comparisons(results: list[Result]) -> list[dict[str, Any]]:
+    rows = []
+    for level in sorted({r.concurrency for r in results}):
+        raw = next(r for r in results if r.mode == "docker" and r.concurrency == level)
+        ours = next(r for r in results if r.mode == "higgins" and r.concurrency == level)
+        rows.append({"concurrency": level,
+                     "overhead_p50_ms": ours.p50_ms - raw.p50_ms,
+                     "overhead_p95_ms": ours.p95_ms - raw.p95_ms,
+                     "throughput_ratio": ours.throughput / raw.throughput})
+    return rows
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def report(results: list[Result], rows: list[dict[str, Any]], rss: dict[str, float]) -> str:
+    lines = [f"{'mode':<8} {'conc':>4} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'per s':>7}"]
+    lines += [f"{r.mode:<8} {r.concurrency:>4} {r.count:>4} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} "
+              f"{r.throughput:>7.2f}" for r in results]
+    lines.append("")
+    for row in rows:
+        lines.append(
+            f"concurrency {row['concurrency']}: overhead p50 {row['overhead_p50_ms']:+.1f} ms "
+            f"(target <= {TARGETS['overhead_p50_ms']:g}: "
+            f"{_met(row['overhead_p50_ms'] <= TARGETS['overhead_p50_ms'])}), "
+            f"p95 {row['overhead_p95_ms']:+.1f} ms; throughput ratio "
+            f"{row['throughput_ratio']:.2f} (target >= {TARGETS['throughput_ratio']:g}: "
+            f"{_met(row['throughput_ratio'] >= TARGETS['throughput_ratio'])})")
+    for moment, value in rss.items():
+        lines.append(f"RSS of higgins up {moment}: {value:.1f} MB (target idle <= "
+                     f"{TARGETS['idle_rss_mb']:g}: {_met(value <= TARGETS['idle_rss_mb'])})")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="higgins bench lifecycle", description=__doc__)
+    parser.add_argument("--count", type=int, default=20, help="containers per measurement")
+    parser.add_argument("--concurrency", default="1,4", help="comma-separated levels")
+    parser.add_argument("--url", help="measure an already running Higgins instead")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--poll-ms", type=float, default=10.0,
+                        help="how often a waiting client asks for the status")
+    args = parser.parse_args([a for a in argv if a != "lifecycle"])
+    global POLL_SECONDS
+    POLL_SECONDS = args.poll_ms / 1000
+    levels = [int(x) for x in args.concurrency.split(",")]
+    client = docker.DockerClient(base_url="unix:///var/run/docker.sock", version="auto")
+    rss: dict[str, float] = {}
+    with higgins_under_test(args.url) as (url, server):
+        if server is not None:
+            time.sleep(3)
+            rss["idle after start"] = server.rss_mb()
+        results = run_rounds(url, client, args.count, levels)
+        if server is not None:
+            time.sleep(3)
+            rss["idle after the run"] = server.rss_mb()
+    rows = comparisons(results)
+    print(report(results, rows, rss))
+    if args.json:
+        args.json.write_text(json.dumps({"results": [asdict(r) for r in results],
+                                         "comparisons": rows, "rss_mb": rss,
+                                         "targets": TARGETS, "pid": os.getpid()}, indent=2))
+    client.close()
+    return 0
