@@ -23,6 +23,11 @@ LABEL_HOST = "higgins.host"
 LABEL_PROJECT = "higgins.project_id"
 
 
+# Docker events after which a container's state may differ from what the agent reported
+# (create, exec, attach and the like change nothing the views show).
+_STATE_CHANGES = ("start", "die", "pause", "unpause", "destroy", "oom")
+
+
 class DriverError(Exception):
     """Docker refused or failed; the message says why, for status_reason."""
 
@@ -195,9 +200,9 @@ class DockerDriver:
         """Uuids of this host's containers as Docker reports something happening to them."""
         while not stop.is_set():
             try:
-                stream = self._client.api.events(
-                    decode=True, filters={"type": "container", "label": f"{LABEL_HOST}={self.host}"}
-                )
+                stream = self._client.api.events(decode=True, filters={
+                    "type": "container", "label": f"{LABEL_HOST}={self.host}",
+                    "event": list(_STATE_CHANGES)})
                 threading.Thread(target=_close_on, args=(stop, stream), daemon=True).start()
                 for event in stream:
                     uuid = event.get("Actor", {}).get("Attributes", {}).get(LABEL_UUID)
