@@ -27,8 +27,14 @@ def up(args: argparse.Namespace, rest: list[str]) -> int:
     except Exception as error:  # noqa: BLE001 - the user needs the reason, not a traceback
         print(f"higgins up failed: {error}", file=sys.stderr)
         return 1
-    server = waitress.create_server(running.app, host=conf.api.host_ip, port=conf.api.port,
-                                    threads=conf.api.threads)
+    try:
+        server = waitress.create_server(running.app, host=conf.api.host_ip,
+                                        port=conf.api.port, threads=conf.api.threads)
+    except OSError as error:
+        running.close()
+        print(f"higgins up failed: cannot listen on {conf.api.host_ip}:{conf.api.port}: "
+              f"{error.strerror}", file=sys.stderr)
+        return 1
     url = f"http://{conf.api.host_ip}:{conf.api.port}"
     _progress(f"API listening on {url}")
     print(_WELCOME.format(url=url), flush=True)

@@ -184,17 +184,23 @@ class Agent:
             draft = reconcile.observe(uuid, tracked, self._driver.inspect(uuid))
             if draft is None:
                 return
+            cause = self._origin(uuid)
+            if cause is None:
+                self._tracked.pop(uuid, None)  # not in this log: nothing to report it to
+                return
             envelope = events.seal(draft, event_id=publishing.new_id(),
-                                   time=publishing.utc_now(), cause=self._origin(uuid))
+                                   time=publishing.utc_now(), cause=cause)
             self._bus.publish([envelope])
             self._track(uuid, [draft], tracked)
             LOG.info("observed change", extra={"uuid": uuid, "event_type": str(draft.type)})
 
-    def _origin(self, uuid: str) -> events.Envelope:
+    def _origin(self, uuid: str) -> events.Envelope | None:
         """What an observation is attributed to: the container's owner, a request of its own."""
         if uuid not in self._origins:
-            first = self._bus.history(uuid)[0]
-            self._origins[uuid] = {**first, "request_id": "req-" + publishing.new_id()}
+            history = self._bus.history(uuid)
+            if not history:
+                return None
+            self._origins[uuid] = {**history[0], "request_id": "req-" + publishing.new_id()}
         return self._origins[uuid]
 
     def logs(self, uuid: str, **options: Any) -> str:

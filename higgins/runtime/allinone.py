@@ -3,10 +3,12 @@ agent on the local Docker engine, and the API, in one process."""
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import flask
 
@@ -48,15 +50,35 @@ class AllInOne:
     app: flask.Flask
     stop: threading.Event
     threads: list[threading.Thread]
+    lock: TextIO
 
     def close(self) -> None:
         self.stop.set()
         for thread in self.threads:
             thread.join(timeout=15)
+        self.lock.close()
+
+
+class StateInUse(RuntimeError):
+    """Another Higgins already runs on this state directory."""
+
+
+def lock_state(path: Path) -> TextIO:
+    """Hold an exclusive lock on the state directory for the life of the process: two
+    all-in-ones on one log would run two agents for one host."""
+    path.mkdir(parents=True, exist_ok=True)
+    handle = open(path / "higgins.lock", "w")  # noqa: SIM115 - held until the process ends
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as error:
+        handle.close()
+        raise StateInUse(f"another higgins is already running on {path}") from error
+    return handle
 
 
 def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOne:
     """Open the log and views, start processors and the agent; the caller serves `app`."""
+    lock = lock_state(settings.state_path)
     progress(f"state in {settings.state_path}")
     bus = EmbeddedBus.from_url(settings.bus_url)
     store = SqliteStore.from_url(settings.store_url)
@@ -76,6 +98,6 @@ def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOn
     threads += agent.run(stop, agent_settings.concurrency)
     progress("processors fold and scheduler consuming the event log")
     app = api.create_app(bus, store, LocalAgents({agent_settings.host: agent}))
-    return AllInOne(bus, store, agent, app, stop, threads)
+    return AllInOne(bus, store, agent, app, stop, threads, lock)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import subprocess
+import sys
 import threading
 import time
 
@@ -63,3 +65,12 @@ def test_kill9_while_requests_arrive_keeps_every_acknowledged_create(
     made = _host_containers(docker_client, fresh_higgins.host)
     assert set(acknowledged) <= set(made)
     assert all(count == 1 for count in made.values()), made
+
+
+def test_a_second_higgins_on_the_same_state_refuses_to_start(fresh_higgins: Higgins) -> None:
+    fresh_higgins.start()
+    second = subprocess.run(
+        [sys.executable, "-m", "higgins.cli", "--config-file", str(fresh_higgins.config), "up"],
+        capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1
+    assert "already running" in second.stderr
