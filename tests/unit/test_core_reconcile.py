@@ -1,0 +1,64 @@
+"""The agent's pure comparison of Docker's truth with what it last reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from higgins.agents import reconcile
+from higgins.agents.reconcile import Observed, Tracked
+from higgins.events import EventType
+from higgins.processors.model import Status
+
+U = "u1"
+
+
+def seen(state: str, exit_code: int | None = None) -> Observed:
+    return Observed(uuid=U, container_id="abc", state=state, exit_code=exit_code)
+
+
+@pytest.mark.parametrize(
+    ("tracked", "observed", "expected"),
+    [
+        pytest.param(Tracked(Status.RUNNING), seen("running"), None, id="agree-running"),
+        pytest.param(Tracked(Status.RUNNING), seen("exited", 3), EventType.STOPPED,
+                     id="exited-by-itself"),
+        pytest.param(Tracked(Status.STOPPED), seen("running"), EventType.STARTED,
+                     id="restarted-by-policy"),
+        pytest.param(Tracked(Status.RUNNING), seen("paused"), EventType.PAUSED,
+                     id="paused-outside"),
+        pytest.param(Tracked(Status.RUNNING), seen("dead"), EventType.FAILED, id="dead"),
+        pytest.param(Tracked(Status.RUNNING), seen("restarting"), None, id="transitional"),
+        pytest.param(Tracked(Status.RUNNING), None, EventType.LOST, id="removed-outside"),
+        pytest.param(Tracked(Status.RUNNING, auto_remove=True), None, EventType.DELETED,
+                     id="auto-removed"),
+        pytest.param(Tracked(Status.CREATING), None, None, id="quiet-while-creating"),
+        pytest.param(Tracked(Status.DELETING), None, None, id="quiet-while-deleting"),
+        pytest.param(Tracked(Status.DELETED), seen("running"), None, id="quiet-when-deleted"),
+    ],
+)
+def test_observation_names_the_event_that_brings_views_to_dockers_truth(
+        tracked: Tracked, observed: Observed | None, expected: EventType | None) -> None:
+    draft = reconcile.observe(U, tracked, observed)
+    assert (draft.type if draft else None) == expected
+
+
+def test_an_exit_carries_its_code() -> None:
+    draft = reconcile.observe(U, Tracked(Status.RUNNING), seen("exited", 137))
+    assert draft is not None and draft.data == {"exit_code": 137}
+
+
+def test_a_lost_container_says_it_was_removed_outside() -> None:
+    draft = reconcile.observe(U, Tracked(Status.STOPPED), None)
+    assert draft is not None and "outside Higgins" in draft.data["reason"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [(EventType.STARTED, Status.RUNNING), (EventType.STOPPED, Status.STOPPED),
+     (EventType.DELETED, Status.DELETED), (EventType.SCHEDULED, Status.PAUSED)],
+)
+def test_tracking_follows_what_was_published(kind: EventType, status: Status) -> None:
+    from higgins.events import Draft
+
+    after = reconcile.tracked_after(Draft(kind, U, {}), Tracked(Status.PAUSED, True))
+    assert after == Tracked(status, True)
