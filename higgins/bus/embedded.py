@@ -57,13 +57,17 @@ class EmbeddedBus:
     def from_url(cls, url: str) -> EmbeddedBus:
         return cls(Path(url.removeprefix("sqlite://")))
 
-    def _connect(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+    def _connect(self, durable: bool = True) -> sqlite3.Connection:
+        """This thread's connection: durable ones fsync every commit (appends); the other
+        (consumer positions) does not, since a lost position only means a redelivery, and the
+        next durable commit syncs the shared WAL anyway."""
+        name = "db" if durable else "db_positions"
+        db: sqlite3.Connection | None = getattr(self._local, name, None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            self._local.db = db
+            db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            setattr(self._local, name, db)
         return db
 
     def publish(
@@ -128,7 +132,7 @@ class EmbeddedBus:
         return int(row[0]) if row else 0
 
     def commit(self, consumer: str, stream: str, position: int) -> None:
-        self._connect().execute(
+        self._connect(durable=False).execute(
             "INSERT INTO offsets (consumer, stream, position) VALUES (?, ?, ?) "
             "ON CONFLICT (consumer, stream) DO UPDATE SET position = excluded.position",
             (consumer, stream, position),
@@ -169,10 +173,11 @@ class EmbeddedBus:
                 self._appended.wait(_POLL_SECONDS)
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        for name in ("db", "db_positions"):
+            db = getattr(self._local, name, None)
+            if db is not None:
+                db.close()
+                setattr(self._local, name, None)
 
 
 class _Progress:
