@@ -4,6 +4,7 @@ view folded from what was published (read-your-writes)."""
 from __future__ import annotations
 
 import uuid as uuidlib
+from collections.abc import Callable
 from typing import Any
 
 import flask
@@ -175,51 +176,36 @@ def delete(ident: str) -> Any:
     return flask.Response(status=204)
 
 
-def _accepted() -> flask.Response:
+def _timeout() -> dict[str, Any]:
+    return {"timeout": parsing.query_int("timeout", 10)}
+
+
+def _signal() -> dict[str, Any]:
+    return {"signal": parsing.parse_signal(flask.request.args.get("signal"))}
+
+
+def _nothing() -> dict[str, Any]:
+    return {}
+
+
+# verb -> (action, the query parameters it takes, how to read them)
+_ACTIONS: dict[str, tuple[Action, tuple[str, ...], Callable[[], dict[str, Any]]]] = {
+    "start": (Action.START, (), _nothing),
+    "stop": (Action.STOP, ("timeout",), _timeout),
+    "reboot": (Action.REBOOT, ("timeout",), _timeout),
+    "pause": (Action.PAUSE, (), _nothing),
+    "unpause": (Action.UNPAUSE, (), _nothing),
+    "kill": (Action.KILL, ("signal",), _signal),
+}
+
+
+@blueprint.post(f"/<ident>/<any({', '.join(_ACTIONS)}):verb>")
+def act(ident: str, verb: str) -> Any:
+    """Zun's container actions: 202 once the request is recorded; the agent does the rest."""
+    action, allowed, read_params = _ACTIONS[verb]
+    parsing.reject_unknown_query(*allowed)
+    _act(ident, action, read_params())
     return flask.Response(status=202)
-
-
-@blueprint.post("/<ident>/start")
-def start(ident: str) -> Any:
-    parsing.reject_unknown_query()
-    _act(ident, Action.START)
-    return _accepted()
-
-
-@blueprint.post("/<ident>/stop")
-def stop(ident: str) -> Any:
-    parsing.reject_unknown_query("timeout")
-    _act(ident, Action.STOP, {"timeout": parsing.query_int("timeout", 10)})
-    return _accepted()
-
-
-@blueprint.post("/<ident>/reboot")
-def reboot(ident: str) -> Any:
-    parsing.reject_unknown_query("timeout")
-    _act(ident, Action.REBOOT, {"timeout": parsing.query_int("timeout", 10)})
-    return _accepted()
-
-
-@blueprint.post("/<ident>/pause")
-def pause(ident: str) -> Any:
-    parsing.reject_unknown_query()
-    _act(ident, Action.PAUSE)
-    return _accepted()
-
-
-@blueprint.post("/<ident>/unpause")
-def unpause(ident: str) -> Any:
-    parsing.reject_unknown_query()
-    _act(ident, Action.UNPAUSE)
-    return _accepted()
-
-
-@blueprint.post("/<ident>/kill")
-def kill(ident: str) -> Any:
-    parsing.reject_unknown_query("signal")
-    signal = parsing.parse_signal(flask.request.args.get("signal"))
-    _act(ident, Action.KILL, {"signal": signal})
-    return _accepted()
 
 
 @blueprint.get("/<ident>/logs")
