@@ -52,7 +52,11 @@ def _explain(error: Exception) -> str:
 
 class DockerDriver:
     def __init__(self, url: str, api_version: str, host: str) -> None:
-        self._client = docker.DockerClient(base_url=url, version=api_version, timeout=120)
+        try:
+            self._client = docker.DockerClient(base_url=url, version=api_version, timeout=120)
+        except docker.errors.DockerException as error:
+            raise DriverError(f"cannot reach the Docker engine at {url} ({error}); start one "
+                              "with scripts/start-docker.sh or set [docker] url") from error
         # No proxy applies to the engine's socket; without this, requests rescans os.environ
         # for proxy settings on every call (the largest CPU cost per container in profiles).
         self._client.api.trust_env = False
