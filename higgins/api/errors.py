@@ -9,14 +9,15 @@ from werkzeug import exceptions as wz
 
 
 class ApiError(Exception):
-    """An answer other than success: status, a Zun-style code, and a detail for the user."""
+    """An answer other than success: status, a Zun-style code, and a detail for the user.
+    The title repeats the detail, as Zun's do: python-zunclient shows the title to the user."""
 
-    def __init__(self, status: int, code: str, detail: str, title: str | None = None) -> None:
+    def __init__(self, status: int, code: str, detail: str) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
-        self.title = title or _TITLES.get(status, "Error")
+        self.title = detail
 
 
 _TITLES = {

@@ -24,8 +24,7 @@ _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 def _missing(what: str) -> Any:
     raise errors.ApiError(
         501, "container.not_implemented",
-        f"Higgins does not implement {what} yet; see the feature table in README.md.",
-        title="Not Implemented")
+        f"Higgins does not implement {what} yet; see the feature table in README.md.")
 
 
 def _container_action(ident: str, action: str, rest: str = "") -> Any:
