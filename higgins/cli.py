@@ -59,11 +59,13 @@ def up(args: argparse.Namespace, rest: list[str]) -> int:
 _WELCOME = """
 Higgins is up (embedded backend, noauth). Try:
 
-  curl -s -X POST {url}/v1/containers?run=true \\
+  curl -s -X POST '{url}/v1/containers?run=true' \\
        -H 'Content-Type: application/json' \\
        -H 'OpenStack-API-Version: container 1.40' \\
        -d '{{"name": "hello", "image": "busybox:local", "command": ["sleep", "3600"]}}'
   curl -s {url}/v1/containers/hello
+  curl -s -X DELETE '{url}/v1/containers/hello?stop=True' \\
+       -H 'OpenStack-API-Version: container 1.40'
 
 With python-zunclient's plugin for the OpenStack client (noauth):
 
