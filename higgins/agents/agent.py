@@ -92,12 +92,20 @@ class Agent:
             "uuid": uuid, "event_id": command["id"], "request_id": command["request_id"]})
         with self._lock(uuid):
             try:
-                drafts = self._handlers[command["type"]](uuid, command["data"])
+                drafts = self._run(command)
             except DriverError as error:
                 drafts = [events.Draft(EventType.FAILED, uuid, {"reason": str(error)})]
             before = self._tracked.get(uuid, Tracked(Status.CREATING))
             publishing.publish_outcome(self._bus, command, Outcome(events=tuple(drafts)))
             self._track(uuid, drafts, before)
+
+    def _run(self, command: events.Envelope) -> Drafts:
+        uuid, kind = command["subject"], command["type"]
+        if kind in reconcile.SETTLING_COMMANDS:
+            done = reconcile.already_done(kind, uuid, self._driver.inspect(uuid))
+            if done is not None:
+                return [done]
+        return self._handlers[kind](uuid, command["data"])
 
     def _lock(self, uuid: str) -> threading.Lock:
         """The lock that keeps one container's commands and observations in sequence."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from higgins import events
-from higgins.events import EventType
+from higgins.events import CommandType, EventType
 from higgins.processors.model import Status
 
 LOST_REASON = "The Docker container was removed outside Higgins."
@@ -80,3 +80,24 @@ def tracked_after(draft: events.Draft, before: Tracked) -> Tracked:
         EventType.DELETED: Status.DELETED,
     }
     return Tracked(after.get(draft.type, before.status), before.auto_remove)
+
+
+# What Docker shows once a command is done, and the event that reports it.
+_DONE: Mapping[str, tuple[str, EventType]] = {
+    CommandType.START: ("running", EventType.STARTED),
+    CommandType.UNPAUSE: ("running", EventType.UNPAUSED),
+    CommandType.PAUSE: ("paused", EventType.PAUSED),
+    CommandType.STOP: ("exited", EventType.STOPPED),
+    CommandType.KILL: ("exited", EventType.STOPPED),
+}
+SETTLING_COMMANDS = frozenset(_DONE)
+
+
+def already_done(command: str, uuid: str, observed: Observed | None) -> events.Draft | None:
+    """The result to report without acting, when Docker already shows the command done: a
+    command delivered again after a crash must not fail on its own earlier success."""
+    done = _DONE.get(command)
+    if done is None or observed is None or observed.state != done[0]:
+        return None
+    data = {"exit_code": observed.exit_code} if done[1] is EventType.STOPPED else {}
+    return events.Draft(done[1], uuid, data)

@@ -62,3 +62,22 @@ def test_tracking_follows_what_was_published(kind: EventType, status: Status) ->
 
     after = reconcile.tracked_after(Draft(kind, U, {}), Tracked(Status.PAUSED, True))
     assert after == Tracked(status, True)
+
+
+@pytest.mark.parametrize(
+    ("command", "state", "expected"),
+    [
+        pytest.param("agent.container.pause", "paused", EventType.PAUSED, id="pause-again"),
+        pytest.param("agent.container.unpause", "running", EventType.UNPAUSED,
+                     id="unpause-again"),
+        pytest.param("agent.container.start", "running", EventType.STARTED, id="start-again"),
+        pytest.param("agent.container.stop", "exited", EventType.STOPPED, id="stop-again"),
+        pytest.param("agent.container.kill", "exited", EventType.STOPPED, id="kill-again"),
+        pytest.param("agent.container.pause", "running", None, id="pause-to-do"),
+        pytest.param("agent.container.reboot", "running", None, id="reboot-always-acts"),
+    ],
+)
+def test_a_command_docker_already_shows_done_is_reported_not_repeated(
+        command: str, state: str, expected: EventType | None) -> None:
+    draft = reconcile.already_done(command, U, seen(state, 0))
+    assert (draft.type if draft else None) == expected

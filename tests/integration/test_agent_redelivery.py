@@ -1,0 +1,63 @@
+"""The agent against real Docker: a command delivered twice (as after a crash) has one effect."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from higgins import events
+from higgins.agents.agent import Agent
+from higgins.agents.docker_driver import DockerDriver
+from higgins.bus.embedded import EmbeddedBus
+from higgins.store.sqlite import SqliteStore
+from tests.integration.conftest import docker_containers, remove_host_containers
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def agent(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Agent]:
+    host = f"redeliver-{uuidlib.uuid4().hex[:8]}"
+    bus = EmbeddedBus(tmp_path / "events.db")
+    agent = Agent(host, bus, SqliteStore(tmp_path / "views.db"),
+                  DockerDriver("unix:///var/run/docker.sock", "auto", host))
+    yield agent
+    remove_host_containers(docker_client, host)
+
+
+def command(kind: str, subject: str, **data: object) -> events.Envelope:
+    return events.Envelope(id=str(uuidlib.uuid4()), type=kind, subject=subject, seq=0,
+                           time="2026-11-24T00:00:00+00:00", project_id="p", user_id="u",
+                           request_id="req-1", data=dict(data))
+
+
+def results(agent: Agent, subject: str) -> list[str]:
+    return [e["type"] for e in agent._bus.history(subject)]  # noqa: SLF001 - the test's own bus
+
+
+def test_every_command_delivered_twice_has_one_effect_and_no_failure(
+        agent: Agent, docker_client: docker.DockerClient) -> None:
+    subject = str(uuidlib.uuid4())
+    agent._bus.publish([command("container.create.requested", subject, name="x",  # noqa: SLF001
+                                image="busybox:local", command=["sleep", "300"])])
+    steps = [command("agent.container.create", subject, name="x", image="busybox:local",
+                     command=["sleep", "300"], run=True, project_id="p"),
+             command("agent.container.pause", subject),
+             command("agent.container.unpause", subject),
+             command("agent.container.stop", subject, timeout=1),
+             command("agent.container.start", subject),
+             command("agent.container.kill", subject, signal="SIGKILL")]
+    for step in steps:
+        agent.handle(step)
+        agent.handle(step)  # redelivered: same id, so its results are recorded once
+    (container,) = docker_containers(docker_client, subject)
+    assert container.status == "exited"
+    assert "container.failed" not in results(agent, subject)
+    assert results(agent, subject) == [
+        "container.create.requested", "container.created", "container.started",
+        "container.paused", "container.unpaused", "container.stopped", "container.started",
+        "container.stopped"]
