@@ -107,20 +107,24 @@ class DockerDriver:
             return False
 
     def create(self, uuid: str, spec: Mapping[str, Any]) -> str:
-        """Create once: the Docker name is derived from the uuid, so a repeat finds the first."""
+        """Create once: the Docker name is derived from the uuid, so a repeat finds the first.
+        One round trip (the SDK's high-level create would inspect the container after)."""
+        api = self._client.api
         try:
-            container = self._client.containers.create(**self._create_args(uuid, spec))
+            created = api.create_container(
+                host_config=api.create_host_config(**_host_config(spec)),
+                **self._container_config(uuid, spec))
         except docker.errors.APIError as error:
             if error.status_code == 409 and (existing := self._find(uuid)) is not None:
                 return str(existing.id)
             raise DriverError(f"Docker refused to create the container: {_explain(error)}") \
                 from error
-        return str(container.id)
+        return str(created["Id"])
 
-    def _create_args(self, uuid: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    def _container_config(self, uuid: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         labels = {**spec.get("labels", {}), LABEL_UUID: uuid, LABEL_HOST: self.host,
                   LABEL_PROJECT: spec.get("project_id", "")}
-        args: dict[str, Any] = {
+        return {
             "image": spec["image"],
             "name": docker_name(uuid),
             "labels": labels,
@@ -131,20 +135,8 @@ class DockerDriver:
             "hostname": spec.get("hostname") or None,
             "tty": bool(spec.get("tty")),
             "stdin_open": bool(spec.get("interactive")),
-            "auto_remove": bool(spec.get("auto_remove")),
             "detach": True,
         }
-        if spec.get("memory"):
-            args["mem_limit"] = f"{int(spec['memory'])}m"
-        if spec.get("cpu"):
-            args["nano_cpus"] = int(float(spec["cpu"]) * 1_000_000_000)
-        policy = spec.get("restart_policy") or {}
-        if policy.get("Name") and policy["Name"] != "no":
-            args["restart_policy"] = {
-                "Name": policy["Name"],
-                "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0),
-            }
-        return args
 
     def _find(self, uuid: str) -> Any:
         try:
@@ -229,6 +221,21 @@ class DockerDriver:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _host_config(spec: Mapping[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = {"auto_remove": bool(spec.get("auto_remove"))}
+    if spec.get("memory"):
+        config["mem_limit"] = f"{int(spec['memory'])}m"
+    if spec.get("cpu"):
+        config["nano_cpus"] = int(float(spec["cpu"]) * 1_000_000_000)
+    policy = spec.get("restart_policy") or {}
+    if policy.get("Name") and policy["Name"] != "no":
+        config["restart_policy"] = {
+            "Name": policy["Name"],
+            "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0),
+        }
+    return config
 
 
 def _close_on(stop: threading.Event, stream: Any) -> None:
