@@ -49,6 +49,9 @@ class EmbeddedBus:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._appended = threading.Condition()
+        # Writers queue here rather than in SQLite's busy handler, which sleeps 1, 2, 5 … 100 ms
+        # between tries: under concurrency that sleep, not the work, was the latency.
+        self._writing = threading.Lock()
         self._appends = 0  # bumped on every append, so a waiting consumer misses none
         with self._connect() as db:
             db.executescript(_SCHEMA)
@@ -76,15 +79,16 @@ class EmbeddedBus:
         for envelope in [*events, *(c for _, c in commands)]:
             ev.validate(envelope)
         db = self._connect()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            recorded = [self._append_event(db, e) for e in events]
-            for stream, command in commands:
-                self._append(db, stream, command)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        with self._writing:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                recorded = [self._append_event(db, e) for e in events]
+                for stream, command in commands:
+                    self._append(db, stream, command)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
         with self._appended:
             self._appends += 1
             self._appended.notify_all()
@@ -132,11 +136,13 @@ class EmbeddedBus:
         return int(row[0]) if row else 0
 
     def commit(self, consumer: str, stream: str, position: int) -> None:
-        self._connect(durable=False).execute(
-            "INSERT INTO offsets (consumer, stream, position) VALUES (?, ?, ?) "
-            "ON CONFLICT (consumer, stream) DO UPDATE SET position = excluded.position",
-            (consumer, stream, position),
-        )
+        db = self._connect(durable=False)
+        with self._writing:
+            db.execute(
+                "INSERT INTO offsets (consumer, stream, position) VALUES (?, ?, ?) "
+                "ON CONFLICT (consumer, stream) DO UPDATE SET position = excluded.position",
+                (consumer, stream, position),
+            )
 
     def consume(
         self,

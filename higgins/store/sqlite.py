@@ -33,6 +33,7 @@ class SqliteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._local = threading.local()
+        self._writing = threading.Lock()  # see EmbeddedBus: queue in Python, not in SQLite
         self._connect().executescript(_SCHEMA)
 
     @classmethod
@@ -58,18 +59,23 @@ class SqliteStore:
     def save_container(self, state: ContainerState, expected_seq: int | None) -> bool:
         body = json.dumps(records.container_record(state))
         values = (state.project_id, state.name, str(state.status), state.seq, body)
+        with self._writing:
+            return self._write_container(state.uuid, values, expected_seq)
+
+    def _write_container(self, uuid: str, values: tuple[object, ...],
+                         expected_seq: int | None) -> bool:
         db = self._connect()
         if expected_seq is None:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO containers (project_id, name, status, seq, body, uuid) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (*values, state.uuid),
+                (*values, uuid),
             )
         else:
             cursor = db.execute(
                 "UPDATE containers SET project_id = ?, name = ?, status = ?, seq = ?, body = ? "
                 "WHERE uuid = ? AND seq = ?",
-                (*values, state.uuid, expected_seq),
+                (*values, uuid, expected_seq),
             )
         return cursor.rowcount == 1
 
@@ -94,12 +100,13 @@ class SqliteStore:
     def save_host(self, state: HostState, expected_seq: int | None) -> bool:
         body = json.dumps(records.host_record(state))
         db = self._connect()
-        if expected_seq is None:
-            sql = "INSERT OR IGNORE INTO hosts (seq, body, name) VALUES (?, ?, ?)"
-            cursor = db.execute(sql, (state.seq, body, state.name))
-        else:
-            sql = "UPDATE hosts SET seq = ?, body = ? WHERE name = ? AND seq = ?"
-            cursor = db.execute(sql, (state.seq, body, state.name, expected_seq))
+        with self._writing:
+            if expected_seq is None:
+                sql = "INSERT OR IGNORE INTO hosts (seq, body, name) VALUES (?, ?, ?)"
+                cursor = db.execute(sql, (state.seq, body, state.name))
+            else:
+                sql = "UPDATE hosts SET seq = ?, body = ? WHERE name = ? AND seq = ?"
+                cursor = db.execute(sql, (state.seq, body, state.name, expected_seq))
         return cursor.rowcount == 1
 
     def list_hosts(self) -> list[HostState]:
