@@ -221,7 +221,7 @@ def logs(ident: str) -> Any:
         "timestamps": parsing.query_bool("timestamps"),
         "tail": _tail(flask.request.args.get("tail", "all")),
     }
-    since = parsing.query_int("since", None)
+    since = parsing.parse_since(flask.request.args.get("since"))
     if since is not None:
         options["since"] = since
     if state.host is None or state.container_id is None:

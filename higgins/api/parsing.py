@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 import shlex
 import signal
@@ -214,6 +215,21 @@ def reject_unknown_query(*allowed: str) -> None:
     unknown = sorted(set(flask.request.args) - set(allowed))
     if unknown:
         raise errors.bad_request(f"Unknown query parameter(s): {', '.join(unknown)}.")
+
+
+def parse_since(value: str | None) -> int | None:
+    """Zun's `since`: a UNIX timestamp, or 'YYYY-MM-DD HH:MM:SS,mmm' (UTC)."""
+    if value is None or value in ("", "None"):
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = datetime.datetime.strptime(value, "%Y-%m-%d %H:%M:%S,%f")
+    except ValueError as error:
+        raise errors.bad_request(
+            f"Invalid input for query parameter 'since': {value!r}; use a UNIX timestamp or "
+            "'YYYY-MM-DD HH:MM:SS,mmm'.") from error
+    return int(moment.replace(tzinfo=datetime.UTC).timestamp())
 
 
 _SIGNALS = {s.name for s in signal.Signals}

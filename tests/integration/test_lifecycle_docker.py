@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 import uuid as uuidlib
 
@@ -187,3 +188,16 @@ def test_an_image_missing_locally_is_pulled_from_the_registry(
     api.wait_status(uuid, "Running", timeout=60)
     (container,) = docker_containers(docker_client, uuid)
     assert registry_image in container.image.tags
+
+
+def test_logs_with_timestamps_and_since(api: Api) -> None:
+    uuid = api.create(command=["sh", "-c", "echo early; sleep 2; echo late; sleep 300"])["uuid"]
+    api.wait_status(uuid, "Running")
+    wait_for(lambda: "late" in api.call("GET", f"/v1/containers/{uuid}/logs").json(), 15)
+    stamped = api.call("GET", f"/v1/containers/{uuid}/logs?timestamps=True").json()
+    first = stamped.splitlines()[0]
+    assert first.endswith(" early") and first[:4].isdigit() and "T" in first.split()[0]
+    early_second = datetime.datetime.strptime(first[:19], "%Y-%m-%dT%H:%M:%S")
+    since = (early_second + datetime.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S,000")
+    later = api.call("GET", f"/v1/containers/{uuid}/logs", params={"since": since}).json()
+    assert later == "late\n"
