@@ -4,6 +4,7 @@ Side effects: starts its own `higgins up` on 127.0.0.1, makes and removes Docker
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -159,10 +160,8 @@ def cleanup(url: str | None, client: docker.DockerClient, higgins_made: list[str
             requests.delete(f"{url}/v1/containers/{ident}?force=True", headers=HEADERS,
                             timeout=30)
     for container_id in raw_made:
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             client.api.remove_container(container_id, force=True)
-        except docker.errors.NotFound:
-            pass
     if url:
         _wait(lambda: not requests.get(f"{url}/v1/containers", headers=HEADERS,
                                        timeout=30).json()["containers"], "Higgins cleanup")

@@ -7,7 +7,7 @@ import re
 import shlex
 import signal
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import flask
 
@@ -233,6 +233,7 @@ def parse_since(value: str | None) -> int | None:
 
 
 _SIGNALS = {s.name for s in signal.Signals}
+_SIGNAL_NAMES = {int(s): s.name for s in signal.Signals}
 
 
 def parse_signal(value: str | None) -> str | None:
@@ -241,14 +242,12 @@ def parse_signal(value: str | None) -> str | None:
         return None
     text = value.strip()
     if text.isdigit():
-        try:
-            return signal.Signals(int(text)).name
-        except ValueError:
-            pass
-    else:
-        name = text.upper()
-        name = name if name.startswith("SIG") else "SIG" + name
-        if name in _SIGNALS:
-            return name
+        return _SIGNAL_NAMES.get(int(text)) or _bad_signal(value)
+    name = text.upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    return name if name in _SIGNALS else _bad_signal(value)
+
+
+def _bad_signal(value: str) -> NoReturn:
     raise errors.bad_request(f"Invalid input for query parameter 'signal': {value!r} is not a "
                              "signal.")

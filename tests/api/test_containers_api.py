@@ -244,3 +244,14 @@ def test_zun_features_not_built_yet_answer_501_saying_so(client: Any, method: st
     response = client.open(path.format(uuid=uuid), method=method, headers=V140)
     assert response.status_code == 501
     assert "does not implement" in error_of(response)["detail"]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("SIGKILL", "SIGKILL"), ("KILL", "SIGKILL"), ("sigterm", "SIGTERM"), ("hup", "SIGHUP"),
+     ("9", "SIGKILL"), ("None", None), (None, None)],
+)
+def test_signals_are_accepted_in_zuns_forms(given: str | None, expected: str | None) -> None:
+    from higgins.api import parsing
+
+    assert parsing.parse_signal(given) == expected
