@@ -55,14 +55,20 @@ class Agent:
         self._bus.publish([_origin(EventType.HOST_REPORTED, events.host_subject(self.host), data)])
 
     def reconcile(self) -> None:
-        """Bring the views to Docker's truth for every container on this host; remove orphans."""
+        """Bring the views to Docker's truth for every container on this host, and remove
+        Docker containers whose Higgins container was deleted."""
         for observed in self._driver.managed():
             state = views.current_container(self._bus, self._store, observed.uuid)
-            if state is None or state.status is Status.DELETED:
-                LOG.warning("removing orphan Docker container", extra={"uuid": observed.uuid})
+            if state is None:
+                LOG.warning("Docker container labelled for this host is not in this log; "
+                            "left alone", extra={"uuid": observed.uuid, "host": self.host})
+            elif state.status is Status.DELETED:
+                LOG.warning("removing Docker container of a deleted container",
+                            extra={"uuid": observed.uuid})
                 self._driver.remove(observed.uuid, force=True)
-        for state in self._store.find_containers():
-            if state.host == self.host and state.container_id:
+        for stored in self._store.find_containers():
+            state = views.current_container(self._bus, self._store, stored.uuid)
+            if state and state.host == self.host and state.container_id:
                 self._tracked[state.uuid] = Tracked(state.status, state.auto_remove)
                 self.check(state.uuid)
 

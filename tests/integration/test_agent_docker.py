@@ -1,4 +1,4 @@
-"""The agent against real Docker: a command delivered twice (as after a crash) has one effect."""
+"""The agent against real Docker: redelivered commands, reconcile on start."""
 
 from __future__ import annotations
 
@@ -61,3 +61,23 @@ def test_every_command_delivered_twice_has_one_effect_and_no_failure(
         "container.create.requested", "container.created", "container.started",
         "container.paused", "container.unpaused", "container.stopped", "container.started",
         "container.stopped"]
+
+
+def _labelled(client: docker.DockerClient, agent: Agent, subject: str) -> None:
+    client.containers.create("busybox:local", ["sleep", "300"], name=f"higgins-{subject}",
+                             labels={"higgins.uuid": subject, "higgins.host": agent.host})
+
+
+def test_reconcile_removes_docker_containers_of_deleted_containers_only(
+        agent: Agent, docker_client: docker.DockerClient) -> None:
+    deleted, unknown = str(uuidlib.uuid4()), str(uuidlib.uuid4())
+    agent._bus.publish([  # noqa: SLF001 - the test's own bus
+        command("container.create.requested", deleted, name="x", image="busybox:local",
+                command=["sleep", "300"]),
+        command("container.delete.requested", deleted, force=True, stop=True),
+        command("container.deleted", deleted)])
+    _labelled(docker_client, agent, deleted)
+    _labelled(docker_client, agent, unknown)
+    agent.reconcile()
+    assert docker_containers(docker_client, deleted) == []
+    assert len(docker_containers(docker_client, unknown)) == 1
