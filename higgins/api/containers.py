@@ -137,7 +137,7 @@ def lookup(ident: str) -> ContainerState:
                               "container uuid instead.", code="container.conflict")
     if not named:
         raise errors.not_found(f"Container {ident} could not be found.")
-    return named[0]
+    return live.current_container(svc.bus, svc.store, named[0].uuid) or named[0]
 
 
 def _is_uuid(text: str) -> bool:
