@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from higgins import events
-from higgins.agents import reconcile
+from higgins.agents import reconcile, stats
 from higgins.agents.docker_driver import DockerDriver, DriverError
 from higgins.agents.reconcile import Observed, Tracked
 from higgins.bus.base import Bus, command_stream
@@ -219,6 +219,15 @@ class Agent:
 
     def logs(self, uuid: str, **options: Any) -> str:
         return self._driver.logs(uuid, **options)
+
+    def execute(self, uuid: str, command: list[str], run: bool) -> dict[str, Any]:
+        return self._driver.execute(uuid, command, run)
+
+    def top(self, uuid: str, ps_args: str | None) -> dict[str, Any]:
+        return self._driver.top(uuid, ps_args)
+
+    def stats(self, uuid: str, name: str) -> dict[str, Any]:
+        return stats.summarise(name, self._driver.stats(uuid))
 
 
 def _origin(kind: EventType, subject: str, data: dict[str, Any]) -> events.Envelope:

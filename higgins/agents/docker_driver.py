@@ -212,6 +212,36 @@ class DockerDriver:
                     LOG.warning("docker event stream broke; reconnecting")
                     stop.wait(1.0)
 
+    def execute(self, uuid: str, command: list[str], run: bool) -> dict[str, Any]:
+        """Run `command` in the container; its output and exit code (Zun's execute)."""
+        api = self._client.api
+        try:
+            exec_id = api.exec_create(docker_name(uuid), command, stdin=False, tty=False)["Id"]
+            if not run:
+                return {"exec_id": exec_id, "output": None, "exit_code": None}
+            output = api.exec_start(exec_id)
+            exit_code = api.exec_inspect(exec_id)["ExitCode"]
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker failed to execute the command: {_explain(error)}") \
+                from error
+        text = output.decode("utf-8", errors="replace") if isinstance(output, bytes) else output
+        return {"exec_id": exec_id, "output": text, "exit_code": exit_code}
+
+    def top(self, uuid: str, ps_args: str | None) -> dict[str, Any]:
+        try:
+            found: dict[str, Any] = self._client.api.top(docker_name(uuid), ps_args=ps_args)
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker failed to list processes: {_explain(error)}") from error
+        return {"Titles": found.get("Titles", []), "Processes": found.get("Processes", [])}
+
+    def stats(self, uuid: str) -> dict[str, Any]:
+        """Docker's raw one-shot stats of the container."""
+        try:
+            raw: dict[str, Any] = self._client.api.stats(docker_name(uuid), stream=False)
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker failed to read stats: {_explain(error)}") from error
+        return raw
+
     def logs(self, uuid: str, **options: Any) -> str:
         try:
             raw = self._get(uuid).logs(**options)

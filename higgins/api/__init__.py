@@ -11,7 +11,7 @@ from typing import Any
 
 import flask
 
-from higgins.api import containers, errors, microversions, missing, versions
+from higgins.api import containers, errors, host_calls, microversions, missing, versions
 from higgins.api.services import AgentDirectory, Services
 from higgins.bus.base import Bus
 from higgins.store.base import Store
@@ -29,6 +29,7 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory) -> flask.Flask:
     errors.register(app)
     app.register_blueprint(versions.blueprint)
     app.register_blueprint(containers.blueprint)
+    app.register_blueprint(host_calls.blueprint)
     app.register_blueprint(missing.blueprint)
     app.before_request(_begin)
     app.after_request(_finish)

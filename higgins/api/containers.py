@@ -206,33 +206,3 @@ def act(ident: str, verb: str) -> Any:
     parsing.reject_unknown_query(*allowed)
     _act(ident, action, read_params())
     return flask.Response(status=202)
-
-
-@blueprint.get("/<ident>/logs")
-def logs(ident: str) -> Any:
-    parsing.reject_unknown_query("stdout", "stderr", "timestamps", "tail", "since")
-    state = lookup(ident)
-    refusal = containers.check(state, Action.LOGS)
-    if refusal is not None:
-        raise errors.conflict(refusal.detail)
-    options: dict[str, Any] = {
-        "stdout": parsing.query_bool("stdout", True),
-        "stderr": parsing.query_bool("stderr", True),
-        "timestamps": parsing.query_bool("timestamps"),
-        "tail": _tail(flask.request.args.get("tail", "all")),
-    }
-    since = parsing.parse_since(flask.request.args.get("since"))
-    if since is not None:
-        options["since"] = since
-    if state.host is None or state.container_id is None:
-        return flask.jsonify("")
-    return flask.jsonify(services().agents.logs(state.host, state.uuid, **options))
-
-
-def _tail(value: str) -> str | int:
-    if value in ("all", "", "None"):
-        return "all"
-    if not value.isdigit():
-        raise errors.bad_request(f"Invalid input for query parameter 'tail': {value!r}; use a "
-                                 "number of lines or 'all'.")
-    return int(value)

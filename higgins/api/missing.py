@@ -12,7 +12,7 @@ from higgins.api import errors
 blueprint = flask.Blueprint("missing", __name__)
 
 CONTAINER_ACTIONS = (
-    "rename", "execute", "execute_resize", "resize", "resize_container", "top", "stats", "commit",
+    "rename", "execute_resize", "resize", "resize_container", "commit",
     "put_archive", "get_archive", "attach", "add_security_group", "remove_security_group",
     "network_attach", "network_detach", "network_list", "rebuild", "container_actions",
 )

@@ -12,9 +12,15 @@ from higgins.store.base import Store
 
 
 class AgentDirectory(Protocol):
-    """Synchronous calls that must reach the agent on a container's host (logs, later exec)."""
+    """Synchronous calls that must reach the agent on a container's host."""
 
     def logs(self, host: str, uuid: str, **options: Any) -> str: ...
+
+    def execute(self, host: str, uuid: str, command: list[str], run: bool) -> dict[str, Any]: ...
+
+    def top(self, host: str, uuid: str, ps_args: str | None) -> dict[str, Any]: ...
+
+    def stats(self, host: str, uuid: str, name: str) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

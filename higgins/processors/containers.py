@@ -28,6 +28,9 @@ VALID_STATES: Mapping[Action, frozenset[Status]] = {
         {S.RUNNING, S.CREATED, S.ERROR, S.STOPPED, S.DELETED, S.DEAD}
     ),
     Action.LOGS: frozenset({S.CREATED, S.ERROR, S.PAUSED, S.RUNNING, S.STOPPED, S.UNKNOWN}),
+    Action.EXECUTE: frozenset({S.RUNNING}),
+    Action.TOP: frozenset({S.RUNNING}),
+    Action.STATS: frozenset({S.RUNNING}),
 }
 
 _REQUESTED: Mapping[Action, EventType] = {

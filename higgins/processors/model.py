@@ -52,6 +52,9 @@ class Action(enum.StrEnum):
     DELETE_FORCE = "delete_force"
     DELETE_AFTER_STOP = "delete_after_stop"
     LOGS = "logs"
+    EXECUTE = "execute"
+    TOP = "top"
+    STATS = "stats"
 
 
 @dataclass(frozen=True)

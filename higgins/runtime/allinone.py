@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import flask
 
@@ -23,6 +23,7 @@ from higgins.settings import Settings
 from higgins.store.sqlite import SqliteStore
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 
 class LocalAgents:
@@ -31,15 +32,30 @@ class LocalAgents:
     def __init__(self, agents: dict[str, Agent]) -> None:
         self._agents = agents
 
-    def logs(self, host: str, uuid: str, **options: Any) -> str:
+    def _agent(self, host: str) -> Agent:
         agent = self._agents.get(host)
         if agent is None:
             raise errors.ApiError(503, "container.host_unavailable",
                                   f"The agent of host {host} is not reachable.")
+        return agent
+
+    def _call(self, host: str, call: Callable[[Agent], T]) -> T:
         try:
-            return agent.logs(uuid, **options)
+            return call(self._agent(host))
         except DriverError as error:
             raise errors.conflict(str(error), code="container.runtime_error") from error
+
+    def logs(self, host: str, uuid: str, **options: Any) -> str:
+        return self._call(host, lambda agent: agent.logs(uuid, **options))
+
+    def execute(self, host: str, uuid: str, command: list[str], run: bool) -> dict[str, Any]:
+        return self._call(host, lambda agent: agent.execute(uuid, command, run))
+
+    def top(self, host: str, uuid: str, ps_args: str | None) -> dict[str, Any]:
+        return self._call(host, lambda agent: agent.top(uuid, ps_args))
+
+    def stats(self, host: str, uuid: str, name: str) -> dict[str, Any]:
+        return self._call(host, lambda agent: agent.stats(uuid, name))
 
 
 @dataclass

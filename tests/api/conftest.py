@@ -24,6 +24,15 @@ class NoAgents:
     def logs(self, host: str, uuid: str, **options: Any) -> str:
         raise AssertionError("no agent in API tests")
 
+    def execute(self, host: str, uuid: str, command: list[str], run: bool) -> dict[str, Any]:
+        raise AssertionError("no agent in API tests")
+
+    def top(self, host: str, uuid: str, ps_args: str | None) -> dict[str, Any]:
+        raise AssertionError("no agent in API tests")
+
+    def stats(self, host: str, uuid: str, name: str) -> dict[str, Any]:
+        raise AssertionError("no agent in API tests")
+
 
 @pytest.fixture
 def bus(tmp_path: Path) -> Iterator[EmbeddedBus]:

@@ -231,8 +231,8 @@ def test_list_pages_with_limit_and_marker(client: Any) -> None:
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        pytest.param("POST", "/v1/containers/{uuid}/execute?command=ls", id="execute"),
-        pytest.param("GET", "/v1/containers/{uuid}/stats", id="stats"),
+        pytest.param("POST", "/v1/containers/{uuid}/commit?repository=x", id="commit"),
+        pytest.param("POST", "/v1/containers/{uuid}/rebuild", id="rebuild"),
         pytest.param("PATCH", "/v1/containers/{uuid}", id="update"),
         pytest.param("GET", "/v1/capsules", id="capsules"),
         pytest.param("GET", "/v1/hosts", id="hosts"),

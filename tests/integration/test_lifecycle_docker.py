@@ -201,3 +201,33 @@ def test_logs_with_timestamps_and_since(api: Api) -> None:
     since = (early_second + datetime.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S,000")
     later = api.call("GET", f"/v1/containers/{uuid}/logs", params={"since": since}).json()
     assert later == "late\n"
+
+
+def test_execute_returns_output_and_exit_code(api: Api) -> None:
+    uuid = api.create()["uuid"]
+    api.wait_status(uuid, "Running")
+    ran = api.action(uuid, "execute", "?command=sh+-c+%22echo+hi%3B+exit+4%22").json()
+    assert (ran["output"], ran["exit_code"]) == ("hi\n", 4)
+    assert len(ran["exec_id"]) == 64 and ran["proxy_url"] is None
+    created = api.action(uuid, "execute", "?command=ls&run=false").json()
+    assert created["output"] is None and created["exec_id"]
+
+
+def test_top_and_stats_describe_the_running_container(api: Api) -> None:
+    uuid = api.create(name="observed", memory="64m")["uuid"]
+    api.wait_status(uuid, "Running")
+    top = api.call("GET", f"/v1/containers/{uuid}/top?ps_args=None").json()
+    assert "PID" in top["Titles"]
+    assert any("sleep" in " ".join(p) for p in top["Processes"])
+    stats = api.call("GET", f"/v1/containers/{uuid}/stats").json()
+    assert set(stats) == {"CONTAINER", "CPU %", "MEM USAGE(MiB)", "MEM LIMIT(MiB)", "MEM %",
+                          "BLOCK I/O(B)", "NET I/O(B)"}
+    assert stats["CONTAINER"] == "observed" and stats["MEM LIMIT(MiB)"] == 64
+
+
+def test_execute_top_stats_need_a_running_container(api: Api) -> None:
+    uuid = api.create(run=False)["uuid"]
+    api.wait_status(uuid, "Created")
+    assert api.action(uuid, "execute", "?command=ls").status_code == 409
+    assert api.call("GET", f"/v1/containers/{uuid}/top").status_code == 409
+    assert api.call("GET", f"/v1/containers/{uuid}/stats").status_code == 409

@@ -1,0 +1,102 @@
+"""EDGE: container calls answered by the agent on the container's host, synchronously, as
+Zun's compute RPC calls are: logs, execute, top, stats. They read or poke a running container
+without changing its Higgins state, so they record no event."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import flask
+
+from higgins.api import errors, parsing
+from higgins.api.containers import lookup
+from higgins.api.services import services
+from higgins.processors import containers
+from higgins.processors.model import Action, ContainerState
+
+blueprint = flask.Blueprint("host_calls", __name__, url_prefix="/v1/containers")
+
+
+def _placed(ident: str, action: Action) -> ContainerState:
+    state = lookup(ident)
+    refusal = containers.check(state, action)
+    if refusal is not None:
+        raise errors.conflict(refusal.detail)
+    return state
+
+
+@blueprint.get("/<ident>/logs")
+def logs(ident: str) -> Any:
+    parsing.reject_unknown_query("stdout", "stderr", "timestamps", "tail", "since")
+    state = _placed(ident, Action.LOGS)
+    options: dict[str, Any] = {
+        "stdout": parsing.query_bool("stdout", True),
+        "stderr": parsing.query_bool("stderr", True),
+        "timestamps": parsing.query_bool("timestamps"),
+        "tail": _tail(flask.request.args.get("tail", "all")),
+    }
+    since = parsing.parse_since(flask.request.args.get("since"))
+    if since is not None:
+        options["since"] = since
+    if state.host is None or state.container_id is None:
+        return flask.jsonify("")
+    return flask.jsonify(services().agents.logs(state.host, state.uuid, **options))
+
+
+def _tail(value: str) -> str | int:
+    if value in ("all", "", "None"):
+        return "all"
+    if not value.isdigit():
+        raise errors.bad_request(f"Invalid input for query parameter 'tail': {value!r}; use a "
+                                 "number of lines or 'all'.")
+    return int(value)
+
+
+@blueprint.post("/<ident>/execute")
+def execute(ident: str) -> Any:
+    """Run a command in the container; with run=false only create the exec (Zun's shape)."""
+    parsing.reject_unknown_query("command", "run", "interactive")
+    command = _exec_command(flask.request.args.get("command"))
+    run = parsing.query_bool("run", True)
+    if parsing.query_bool("interactive"):
+        raise errors.ApiError(501, "container.not_implemented",
+                              "Higgins does not implement interactive execute (a websocket "
+                              "proxy) yet; see the feature table in README.md.")
+    state = _placed(ident, Action.EXECUTE)
+    assert state.host is not None
+    result = services().agents.execute(state.host, state.uuid, command, run)
+    return {"output": result.get("output"), "exit_code": result.get("exit_code"),
+            "exec_id": result["exec_id"], "proxy_url": None}
+
+
+def _exec_command(value: str | None) -> list[str]:
+    if not value:
+        raise errors.bad_request("Invalid input for query parameter 'command': it is required.")
+    try:
+        words = shlex.split(value)
+    except ValueError as error:
+        raise errors.bad_request(f"Invalid input for query parameter 'command': {error}.") \
+            from error
+    if not words:
+        raise errors.bad_request("Invalid input for query parameter 'command': it is empty.")
+    return words
+
+
+@blueprint.get("/<ident>/top")
+def top(ident: str) -> Any:
+    parsing.reject_unknown_query("ps_args")
+    ps_args = flask.request.args.get("ps_args")
+    if ps_args in ("", "None"):
+        ps_args = None
+    state = _placed(ident, Action.TOP)
+    assert state.host is not None
+    return services().agents.top(state.host, state.uuid, ps_args)
+
+
+@blueprint.get("/<ident>/stats")
+def stats(ident: str) -> Any:
+    parsing.reject_unknown_query()
+    state = _placed(ident, Action.STATS)
+    assert state.host is not None
+    return services().agents.stats(state.host, state.uuid, state.name)
