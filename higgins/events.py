@@ -35,6 +35,10 @@ class EventType(enum.StrEnum):
     UNPAUSE_REQUESTED = "container.unpause.requested"
     KILL_REQUESTED = "container.kill.requested"
     DELETE_REQUESTED = "container.delete.requested"
+    RENAMED = "container.renamed"
+    UPDATE_REQUESTED = "container.update.requested"
+    UPDATED = "container.updated"
+    UPDATE_FAILED = "container.update.failed"
     HOST_REPORTED = "host.reported"
 
 
@@ -49,6 +53,7 @@ class CommandType(enum.StrEnum):
     UNPAUSE = "agent.container.unpause"
     KILL = "agent.container.kill"
     DELETE = "agent.container.delete"
+    UPDATE = "agent.container.update"
 
 
 class Envelope(TypedDict):

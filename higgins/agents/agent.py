@@ -43,6 +43,7 @@ class Agent:
             CommandType.UNPAUSE: self._simple("unpause", EventType.UNPAUSED),
             CommandType.KILL: self._kill,
             CommandType.DELETE: self._delete,
+            CommandType.UPDATE: self._update,
         }
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -178,6 +179,14 @@ class Agent:
         observed = self._driver.inspect(uuid)
         exit_code = observed.exit_code if observed else None
         return events.Draft(EventType.STOPPED, uuid, {"exit_code": exit_code})
+
+    def _update(self, uuid: str, data: dict[str, Any]) -> Drafts:
+        """A refused update leaves the container as it was: update.failed, not Error."""
+        try:
+            self._driver.update(uuid, data.get("cpu"), data.get("memory"))
+        except DriverError as error:
+            return [events.Draft(EventType.UPDATE_FAILED, uuid, {"reason": str(error)})]
+        return [events.Draft(EventType.UPDATED, uuid, dict(data))]
 
     def _delete(self, uuid: str, data: dict[str, Any]) -> Drafts:
         if data.get("stop") and not data.get("force"):

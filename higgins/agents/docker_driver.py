@@ -212,6 +212,16 @@ class DockerDriver:
                     LOG.warning("docker event stream broke; reconnecting")
                     stop.wait(1.0)
 
+    def update(self, uuid: str, cpu: float | None, memory: int | None) -> None:
+        """Change the limits of a container in place (created, running, stopped or paused)."""
+        limits: dict[str, Any] = _cpu_limit(cpu) if cpu else {}
+        if memory:
+            limits.update(mem_limit=f"{memory}m", memswap_limit=f"{2 * memory}m")
+        try:
+            self._client.api.update_container(docker_name(uuid), **limits)
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker refused the new limits: {_explain(error)}") from error
+
     def execute(self, uuid: str, command: list[str], run: bool) -> dict[str, Any]:
         """Run `command` in the container; its output and exit code (Zun's execute)."""
         api = self._client.api
@@ -258,7 +268,7 @@ def _host_config(spec: Mapping[str, Any]) -> dict[str, Any]:
     if spec.get("memory"):
         config["mem_limit"] = f"{int(spec['memory'])}m"
     if spec.get("cpu"):
-        config["nano_cpus"] = int(float(spec["cpu"]) * 1_000_000_000)
+        config.update(_cpu_limit(float(spec["cpu"])))
     policy = spec.get("restart_policy") or {}
     if policy.get("Name") and policy["Name"] != "no":
         config["restart_policy"] = {
@@ -266,6 +276,14 @@ def _host_config(spec: Mapping[str, Any]) -> dict[str, Any]:
             "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0),
         }
     return config
+
+
+_CPU_PERIOD = 100_000  # microseconds; Docker's --cpus is a quota over this period
+
+
+def _cpu_limit(cpu: float) -> dict[str, int]:
+    """CFS period and quota, which (unlike NanoCpus) Docker can update in place."""
+    return {"cpu_period": _CPU_PERIOD, "cpu_quota": int(cpu * _CPU_PERIOD)}
 
 
 def _close_on(stop: threading.Event, stream: Any) -> None:

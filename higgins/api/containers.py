@@ -3,6 +3,7 @@ view folded from what was published (read-your-writes)."""
 
 from __future__ import annotations
 
+import time
 import uuid as uuidlib
 from collections.abc import Callable
 from typing import Any
@@ -155,7 +156,11 @@ def show(ident: str) -> Any:
 
 
 def _act(ident: str, action: Action, params: dict[str, Any] | None = None) -> ContainerState:
-    state = lookup(ident)
+    return _act_on(lookup(ident), action, params)
+
+
+def _act_on(state: ContainerState, action: Action,
+            params: dict[str, Any] | None = None) -> ContainerState:
     decision = containers.decide(state, action, params)
     if isinstance(decision, Refusal):
         raise errors.conflict(decision.detail)
@@ -206,3 +211,61 @@ def act(ident: str, verb: str) -> Any:
     parsing.reject_unknown_query(*allowed)
     _act(ident, action, read_params())
     return flask.Response(status=202)
+
+
+@blueprint.post("/<ident>/rename")
+def rename(ident: str) -> Any:
+    """Zun's rename action, removed at 1.14 in favour of PATCH {"name": ...}."""
+    parsing.reject_unknown_query("name")
+    if _version().at_least(14):
+        raise errors.not_found("The rename action was removed in microversion 1.14; use "
+                               "PATCH /v1/containers/<id> with {\"name\": ...}.")
+    name = parsing.container_name(flask.request.args.get("name"))
+    return _render(_act(ident, Action.RENAME, {"name": name}))
+
+
+@blueprint.patch("/<ident>")
+def update(ident: str) -> Any:
+    """Rename (1.14+) and/or change cpu and memory. New limits are applied by the agent on the
+    container's host; the answer waits for its result, as Zun's synchronous update does."""
+    parsing.reject_unknown_query()
+    changes = parsing.container_update(parsing.json_body(), _version())
+    state = lookup(ident)
+    if "name" in changes:
+        state = _act_on(state, Action.RENAME, {"name": changes.pop("name")})
+    status = 200
+    if changes:
+        state, applied = _update_limits(state, changes)
+        status = 200 if applied else 202
+    return _render(state), status
+
+
+_UPDATE_WAIT_SECONDS = 30.0
+
+
+def _update_limits(state: ContainerState,
+                   limits: dict[str, Any]) -> tuple[ContainerState, bool]:
+    """The container after its new limits, and whether the agent applied them in time
+    (if not, they are still on their way: 202 rather than 200)."""
+    requested = _act_on(state, Action.UPDATE, limits)
+    svc = services()
+    result = _await_result(svc, requested.uuid, requested.seq, flask.g.request_id)
+    if result is None:
+        return requested, False
+    if result["type"] == EventType.UPDATE_FAILED:
+        raise errors.conflict(result["data"]["reason"], code="container.update_failed")
+    current = live.current_container(svc.bus, svc.store, requested.uuid)
+    return current or requested, True
+
+
+def _await_result(svc: Services, uuid: str, after_seq: int,
+                  request_id: str) -> events.Envelope | None:
+    """The agent's answer to this request (same request id), if it comes in time."""
+    answers = (EventType.UPDATED, EventType.UPDATE_FAILED)
+    deadline = time.monotonic() + _UPDATE_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        for envelope in svc.bus.history(uuid, after_seq=after_seq):
+            if envelope["request_id"] == request_id and envelope["type"] in answers:
+                return envelope
+        time.sleep(0.01)
+    return None

@@ -12,7 +12,7 @@ from higgins.api import errors
 blueprint = flask.Blueprint("missing", __name__)
 
 CONTAINER_ACTIONS = (
-    "rename", "execute_resize", "resize", "resize_container", "commit",
+    "execute_resize", "resize", "resize_container", "commit",
     "put_archive", "get_archive", "attach", "add_security_group", "remove_security_group",
     "network_attach", "network_detach", "network_list", "rebuild", "container_actions",
 )
@@ -31,10 +31,6 @@ def _container_action(ident: str, action: str, rest: str = "") -> Any:
     return _missing(f"the container action '{action}'")
 
 
-def _update(ident: str) -> Any:
-    return _missing("container update (PATCH /v1/containers/<id>)")
-
-
 def _resource(resource: str, rest: str = "") -> Any:
     return _missing(f"/v1/{resource}")
 
@@ -45,7 +41,6 @@ blueprint.add_url_rule(f"/v1/containers/<ident>/{_ACTION}", view_func=_container
                        methods=_ALL_METHODS)
 blueprint.add_url_rule(f"/v1/containers/<ident>/{_ACTION}/<path:rest>",
                        view_func=_container_action, methods=_ALL_METHODS)
-blueprint.add_url_rule("/v1/containers/<ident>", view_func=_update, methods=["PATCH"])
 blueprint.add_url_rule(f"/v1/{_RESOURCE}", view_func=_resource, methods=_ALL_METHODS)
 blueprint.add_url_rule(f"/v1/{_RESOURCE}/<path:rest>", view_func=_resource,
                        methods=_ALL_METHODS)

@@ -92,6 +92,33 @@ def container_spec(body: dict[str, Any], version: Version, run: bool) -> dict[st
     return spec
 
 
+def container_update(body: dict[str, Any], version: Version) -> dict[str, Any]:
+    """A PATCH body: any of cpu, memory, and (from 1.14) name."""
+    if "name" in body and not version.at_least(14):
+        raise errors.bad_request(f"Additional properties are not allowed ('name' was "
+                                 f"unexpected) at microversion {version}.")
+    problems = events.schema_errors("requests", "container_update", body)
+    if problems:
+        raise errors.bad_request("Invalid input for field(s): " + "; ".join(problems))
+    changes: dict[str, Any] = {}
+    if "name" in body:
+        changes["name"] = body["name"]
+    if "cpu" in body:
+        changes["cpu"] = parse_cpu(body["cpu"])
+    if "memory" in body:
+        changes["memory"] = parse_memory(body["memory"])
+    return changes
+
+
+def container_name(value: str | None) -> str:
+    problems = events.schema_errors("requests", "container_update", {"name": value})
+    if value is None or problems:
+        raise errors.bad_request(f"Invalid input for query parameter 'name': {value!r} is not "
+                                 "a container name (2-255 of a-z, A-Z, 0-9, _ . -, starting "
+                                 "with a letter or digit).")
+    return value
+
+
 def _refuse_unsupported(body: Mapping[str, Any]) -> None:
     for field, why in NOT_YET.items():
         if body.get(field):

@@ -29,6 +29,8 @@ VALID_STATES: Mapping[Action, frozenset[Status]] = {
     ),
     Action.LOGS: frozenset({S.CREATED, S.ERROR, S.PAUSED, S.RUNNING, S.STOPPED, S.UNKNOWN}),
     Action.EXECUTE: frozenset({S.RUNNING}),
+    Action.UPDATE: frozenset({S.CREATED, S.RUNNING, S.STOPPED, S.PAUSED}),
+    Action.RENAME: frozenset(s for s in Status if s not in (S.DELETING, S.DELETED)),
     Action.TOP: frozenset({S.RUNNING}),
     Action.STATS: frozenset({S.RUNNING}),
 }
@@ -43,6 +45,8 @@ _REQUESTED: Mapping[Action, EventType] = {
     Action.DELETE: EventType.DELETE_REQUESTED,
     Action.DELETE_FORCE: EventType.DELETE_REQUESTED,
     Action.DELETE_AFTER_STOP: EventType.DELETE_REQUESTED,
+    Action.RENAME: EventType.RENAMED,
+    Action.UPDATE: EventType.UPDATE_REQUESTED,
 }
 
 
@@ -143,6 +147,15 @@ def _lost(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
     return state.evolve(status=S.ERROR, task_state=None, status_reason=data["reason"])
 
 
+def _renamed(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    return state.evolve(name=data["name"])
+
+
+def _updated(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    changes = {k: data[k] for k in ("cpu", "memory") if data.get(k) is not None}
+    return state.evolve(**changes)
+
+
 def _delete_requested(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
     return state.evolve(status=S.DELETING, task_state=TaskState.DELETING)
 
@@ -168,6 +181,8 @@ _FOLDERS: Mapping[str, Folder] = {
     EventType.UNPAUSE_REQUESTED: _requested(TaskState.UNPAUSING),
     EventType.KILL_REQUESTED: _requested(TaskState.KILLING),
     EventType.DELETE_REQUESTED: _delete_requested,
+    EventType.RENAMED: _renamed,
+    EventType.UPDATED: _updated,
 }
 
 
@@ -197,6 +212,7 @@ _COMMANDS: Mapping[str, CommandType] = {
     EventType.UNPAUSE_REQUESTED: CommandType.UNPAUSE,
     EventType.KILL_REQUESTED: CommandType.KILL,
     EventType.DELETE_REQUESTED: CommandType.DELETE,
+    EventType.UPDATE_REQUESTED: CommandType.UPDATE,
 }
 
 

@@ -53,6 +53,8 @@ class Action(enum.StrEnum):
     DELETE_AFTER_STOP = "delete_after_stop"
     LOGS = "logs"
     EXECUTE = "execute"
+    UPDATE = "update"
+    RENAME = "rename"
     TOP = "top"
     STATS = "stats"
 

@@ -233,7 +233,7 @@ def test_list_pages_with_limit_and_marker(client: Any) -> None:
     [
         pytest.param("POST", "/v1/containers/{uuid}/commit?repository=x", id="commit"),
         pytest.param("POST", "/v1/containers/{uuid}/rebuild", id="rebuild"),
-        pytest.param("PATCH", "/v1/containers/{uuid}", id="update"),
+        pytest.param("GET", "/v1/containers/{uuid}/get_archive?path=/", id="get-archive"),
         pytest.param("GET", "/v1/capsules", id="capsules"),
         pytest.param("GET", "/v1/hosts", id="hosts"),
     ],
@@ -255,3 +255,44 @@ def test_signals_are_accepted_in_zuns_forms(given: str | None, expected: str | N
     from higgins.api import parsing
 
     assert parsing.parse_signal(given) == expected
+
+
+def test_patch_renames_from_114(client: Any) -> None:
+    uuid = create(client, {**BUSYBOX, "name": "before"}).get_json()["uuid"]
+    response = client.patch(f"/v1/containers/{uuid}", json={"name": "after"}, headers=V140)
+    assert (response.status_code, response.get_json()["name"]) == (200, "after")
+    assert client.get("/v1/containers/after", headers=V140).get_json()["uuid"] == uuid
+
+
+def test_patch_name_before_114_is_400(client: Any) -> None:
+    uuid = create(client).get_json()["uuid"]
+    response = client.patch(f"/v1/containers/{uuid}", json={"name": "after"},
+                            headers={"OpenStack-API-Version": "container 1.13"})
+    assert response.status_code == 400 and "'name'" in error_of(response)["detail"]
+
+
+def test_rename_action_works_before_114_and_is_gone_after(client: Any) -> None:
+    uuid = create(client).get_json()["uuid"]
+    old = {"OpenStack-API-Version": "container 1.13"}
+    renamed = client.post(f"/v1/containers/{uuid}/rename?name=fresh", headers=old)
+    assert (renamed.status_code, renamed.get_json()["name"]) == (200, "fresh")
+    assert client.post(f"/v1/containers/{uuid}/rename?name=x2", headers=V140).status_code == 404
+    assert client.post(f"/v1/containers/{uuid}/rename?name=-", headers=old).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param({}, 400, id="empty"),
+        pytest.param({"memory": "lots"}, 400, id="bad-memory"),
+        pytest.param({"cpu": -1}, 400, id="bad-cpu"),
+        pytest.param({"image": "other"}, 400, id="not-updatable"),
+        pytest.param({"cpu": 1}, 409, id="creating-cannot-be-updated"),
+    ],
+)
+def test_bad_or_untimely_updates_are_refused(client: Any, body: dict[str, Any],
+                                             status: int) -> None:
+    uuid = create(client).get_json()["uuid"]
+    response = client.patch(f"/v1/containers/{uuid}", json=body, headers=V140)
+    assert response.status_code == status
+    error_of(response)

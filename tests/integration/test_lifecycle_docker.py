@@ -123,7 +123,7 @@ def test_settings_reach_docker(api: Api, docker_client: docker.DockerClient) -> 
     assert config["Labels"]["team"] == "blue"
     assert config["WorkingDir"] == "/tmp" and config["Hostname"] == "box1"
     assert host_config["Memory"] == 64 * 1024 * 1024
-    assert host_config["NanoCpus"] == 500_000_000
+    assert (host_config["CpuPeriod"], host_config["CpuQuota"]) == (100_000, 50_000)
     assert api.show(uuid)["memory"] == "64"  # type: ignore[index]
 
 
@@ -231,3 +231,25 @@ def test_execute_top_stats_need_a_running_container(api: Api) -> None:
     assert api.action(uuid, "execute", "?command=ls").status_code == 409
     assert api.call("GET", f"/v1/containers/{uuid}/top").status_code == 409
     assert api.call("GET", f"/v1/containers/{uuid}/stats").status_code == 409
+
+
+def test_update_changes_limits_in_docker_and_answers_with_them(
+        api: Api, docker_client: docker.DockerClient) -> None:
+    uuid = api.create(memory="64m", cpu=0.5)["uuid"]
+    api.wait_status(uuid, "Running")
+    response = api.call("PATCH", f"/v1/containers/{uuid}", json={"memory": "128", "cpu": "1"})
+    assert response.status_code == 200, response.text
+    assert (response.json()["memory"], response.json()["cpu"]) == ("128", 1.0)
+    (container,) = docker_containers(docker_client, uuid)
+    assert container.attrs["HostConfig"]["Memory"] == 128 * 1024 * 1024
+    assert container.attrs["HostConfig"]["CpuQuota"] == 100_000
+
+
+def test_an_update_docker_refuses_is_409_and_changes_nothing(api: Api) -> None:
+    uuid = api.create(memory="64m")["uuid"]
+    api.wait_status(uuid, "Running")
+    response = api.call("PATCH", f"/v1/containers/{uuid}", json={"memory": "5"})
+    assert response.status_code == 409, response.text
+    assert "Docker refused" in response.json()["errors"][0]["detail"]
+    shown = api.wait_status(uuid, "Running")
+    assert shown["memory"] == "64"
