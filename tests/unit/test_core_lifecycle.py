@@ -145,3 +145,25 @@ def test_fold_all_equals_folding_one_by_one() -> None:
 
 def test_events_before_the_create_have_nothing_to_fold_into() -> None:
     assert containers.fold(None, envelope("container.started", 2)) is None
+
+
+def test_renamed_changes_only_the_name() -> None:
+    after = containers.fold(in_status(Status.RUNNING), envelope("container.renamed", 2,
+                                                                 name="newname"))
+    assert after is not None and (after.name, after.status) == ("newname", Status.RUNNING)
+
+
+def test_updated_sets_the_limits_it_carries_and_a_failed_update_changes_nothing() -> None:
+    before = in_status(Status.RUNNING)
+    updated = containers.fold(before, envelope("container.updated", 2, memory=128))
+    refused = containers.fold(before, envelope("container.update.failed", 2, reason="no"))
+    assert updated is not None and (updated.memory, updated.cpu) == (128, before.cpu)
+    assert refused is not None and (refused.memory, refused.status) == (64, Status.RUNNING)
+
+
+def test_an_update_request_is_routed_to_the_host_as_an_agent_update() -> None:
+    placed = in_status(Status.RUNNING, host="h1")
+    outcome = containers.route(placed, envelope("container.update.requested", 2, cpu=1.0))
+    (command,) = outcome.commands
+    assert (command.type, command.host, command.data) == ("agent.container.update", "h1",
+                                                          {"cpu": 1.0})
