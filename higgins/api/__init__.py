@@ -11,7 +11,15 @@ from typing import Any
 
 import flask
 
-from higgins.api import containers, errors, host_calls, microversions, missing, versions
+from higgins.api import (
+    actions,
+    containers,
+    errors,
+    host_calls,
+    microversions,
+    missing,
+    versions,
+)
 from higgins.api.services import AgentDirectory, Services
 from higgins.bus.base import Bus
 from higgins.store.base import Store
@@ -30,6 +38,7 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory) -> flask.Flask:
     app.register_blueprint(versions.blueprint)
     app.register_blueprint(containers.blueprint)
     app.register_blueprint(host_calls.blueprint)
+    app.register_blueprint(actions.blueprint)
     app.register_blueprint(missing.blueprint)
     app.before_request(_begin)
     app.after_request(_finish)

@@ -14,7 +14,7 @@ blueprint = flask.Blueprint("missing", __name__)
 CONTAINER_ACTIONS = (
     "execute_resize", "resize", "resize_container", "commit",
     "put_archive", "get_archive", "attach", "add_security_group", "remove_security_group",
-    "network_attach", "network_detach", "network_list", "rebuild", "container_actions",
+    "network_attach", "network_detach", "network_list", "rebuild",
 )
 RESOURCES = ("capsules", "hosts", "services", "images", "quotas", "quota_classes",
              "availability_zones", "networks", "registries")

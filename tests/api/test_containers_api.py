@@ -296,3 +296,19 @@ def test_bad_or_untimely_updates_are_refused(client: Any, body: dict[str, Any],
     response = client.patch(f"/v1/containers/{uuid}", json=body, headers=V140)
     assert response.status_code == status
     error_of(response)
+
+
+def test_actions_history_lists_requests_newest_first_and_shows_one(client: Any) -> None:
+    created = create(client)
+    uuid = created.get_json()["uuid"]
+    client.patch(f"/v1/containers/{uuid}", json={"name": "renamed"}, headers=V140)
+    listed = client.get(f"/v1/containers/{uuid}/container_actions", headers=V140).get_json()
+    assert [a["action"] for a in listed["containerActions"]] == ["rename", "create"]
+    first = listed["containerActions"][1]
+    assert first["request_id"] == created.headers["x-openstack-request-id"]
+    assert first["finish_time"] is None  # no agent here: the create never finishes
+    shown = client.get(f"/v1/containers/{uuid}/container_actions/{first['request_id']}",
+                       headers=V140).get_json()
+    assert shown["action"] == "create" and shown["events"] == []
+    missing = client.get(f"/v1/containers/{uuid}/container_actions/req-nope", headers=V140)
+    assert missing.status_code == 404

@@ -253,3 +253,22 @@ def test_an_update_docker_refuses_is_409_and_changes_nothing(api: Api) -> None:
     assert "Docker refused" in response.json()["errors"][0]["detail"]
     shown = api.wait_status(uuid, "Running")
     assert shown["memory"] == "64"
+
+
+def test_actions_history_records_finish_times_and_failures(api: Api) -> None:
+    uuid = api.create()["uuid"]
+    api.wait_status(uuid, "Running")
+    api.action(uuid, "stop", "?timeout=1")
+    api.wait_status(uuid, "Stopped")
+    listed = api.call("GET", f"/v1/containers/{uuid}/container_actions").json()
+    assert [(a["action"], a["message"]) for a in listed["containerActions"]] == [
+        ("stop", None), ("create", None)]
+    assert all(a["finish_time"] for a in listed["containerActions"])
+    failed = api.create(image="no-such-image:local", image_pull_policy="never")["uuid"]
+    api.wait_status(failed, "Error")
+    (create,) = api.call("GET", f"/v1/containers/{failed}/container_actions").json()[
+        "containerActions"]
+    assert create["message"] == "Error"
+    shown = api.call("GET", f"/v1/containers/{failed}/container_actions/"
+                            f"{create['request_id']}").json()
+    assert "was not found" in shown["events"][0]["traceback"]
