@@ -52,7 +52,8 @@ class Agent:
         """Announce this host and its capacity (host.reported)."""
         inventory = self._driver.inventory()
         data = {"host": self.host, "cpus": inventory.cpus, "memory_mb": inventory.memory_mb,
-                "runtimes": list(inventory.runtimes), "driver_version": inventory.version}
+                "runtimes": list(inventory.runtimes), "driver_version": inventory.version,
+                "disk_total_gb": inventory.disk_total_gb, **inventory.platform}
         self._bus.publish([_origin(EventType.HOST_REPORTED, events.host_subject(self.host), data)])
 
     def reconcile(self) -> None:

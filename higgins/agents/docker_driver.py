@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -38,6 +40,8 @@ class Inventory:
     memory_mb: int
     runtimes: tuple[str, ...]
     version: str
+    platform: dict[str, str]
+    disk_total_gb: int
 
 
 def docker_name(uuid: str) -> str:
@@ -64,11 +68,18 @@ class DockerDriver:
 
     def inventory(self) -> Inventory:
         info = self._client.info()
+        root = str(info.get("DockerRootDir") or "/")
+        disk = shutil.disk_usage(root if os.path.isdir(root) else "/")
         return Inventory(
             cpus=float(info["NCPU"]),
             memory_mb=int(info["MemTotal"]) // (1024 * 1024),
             runtimes=tuple(sorted(info.get("Runtimes", {"runc": {}}))),
             version=str(info.get("ServerVersion", "")),
+            platform={"architecture": str(info.get("Architecture", "")),
+                      "os_type": str(info.get("OSType", "")),
+                      "os": str(info.get("OperatingSystem", "")),
+                      "kernel_version": str(info.get("KernelVersion", ""))},
+            disk_total_gb=disk.total // 1024 ** 3,
         )
 
     def ensure_image(self, image: str, policy: str | None) -> None:

@@ -16,6 +16,7 @@ from higgins.api import (
     containers,
     errors,
     host_calls,
+    hosts,
     microversions,
     missing,
     versions,
@@ -39,6 +40,7 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory) -> flask.Flask:
     app.register_blueprint(containers.blueprint)
     app.register_blueprint(host_calls.blueprint)
     app.register_blueprint(actions.blueprint)
+    app.register_blueprint(hosts.blueprint)
     app.register_blueprint(missing.blueprint)
     app.before_request(_begin)
     app.after_request(_finish)

@@ -20,4 +20,9 @@ def fold(state: HostState | None, envelope: events.Envelope) -> HostState | None
         runtimes=tuple(data["runtimes"]),
         reported_at=envelope["time"],
         driver_version=data.get("driver_version", ""),
+        architecture=data.get("architecture", ""),
+        os_type=data.get("os_type", ""),
+        os=data.get("os", ""),
+        kernel_version=data.get("kernel_version", ""),
+        disk_total_gb=int(data.get("disk_total_gb", 0)),
     )

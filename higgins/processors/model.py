@@ -107,6 +107,11 @@ class HostState:
     runtimes: tuple[str, ...]
     reported_at: str
     driver_version: str = ""
+    architecture: str = ""
+    os_type: str = ""
+    os: str = ""
+    kernel_version: str = ""
+    disk_total_gb: int = 0
 
 
 @dataclass(frozen=True)

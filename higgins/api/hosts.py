@@ -1,0 +1,70 @@
+"""EDGE: /v1/hosts (admin): the hosts agents reported, with what runs on them."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any
+
+import flask
+
+from higgins.api import errors, parsing
+from higgins.api.identity import current_caller
+from higgins.api.services import services
+from higgins.processors.model import HostState
+
+blueprint = flask.Blueprint("hosts", __name__, url_prefix="/v1/hosts")
+_NAMESPACE = uuidlib.UUID("5b0e0e4c-2d0c-4d3e-9a59-6f1c0f6b9a10")
+
+
+def host_uuid(name: str) -> str:
+    """A host's stable id, derived from its name (hosts are named by their agents)."""
+    return str(uuidlib.uuid5(_NAMESPACE, name))
+
+
+def _admin_only() -> None:
+    if not current_caller().is_admin:
+        raise errors.ApiError(403, "container.forbidden", "Only an admin may see hosts.")
+
+
+def _render(host: HostState) -> dict[str, Any]:
+    on_host = [s for s in services().store.find_containers() if s.host == host.name]
+    root = flask.request.host_url.rstrip("/")
+    ident = host_uuid(host.name)
+    return {
+        "uuid": ident,
+        "links": [{"href": f"{root}/v1/hosts/{ident}", "rel": "self"},
+                  {"href": f"{root}/hosts/{ident}", "rel": "bookmark"}],
+        "hostname": host.name,
+        "mem_total": host.memory_mb,
+        "mem_used": sum(s.memory or 0 for s in on_host),
+        "cpus": host.cpus,
+        "cpu_used": sum(s.cpu or 0 for s in on_host),
+        "disk_total": host.disk_total_gb,
+        "disk_used": 0,
+        "disk_quota_supported": False,
+        "total_containers": len(on_host),
+        "architecture": host.architecture,
+        "os_type": host.os_type,
+        "os": host.os,
+        "kernel_version": host.kernel_version,
+        "labels": {},
+        "runtimes": list(host.runtimes),
+        "enable_cpu_pinning": False,
+    }
+
+
+@blueprint.get("", strict_slashes=False)
+def index() -> Any:
+    parsing.reject_unknown_query("limit", "marker", "sort_key", "sort_dir")
+    _admin_only()
+    return {"hosts": [_render(h) for h in services().store.list_hosts()], "next": None}
+
+
+@blueprint.get("/<ident>")
+def show(ident: str) -> Any:
+    parsing.reject_unknown_query()
+    _admin_only()
+    for host in services().store.list_hosts():
+        if ident in (host.name, host_uuid(host.name)):
+            return _render(host)
+    raise errors.not_found(f"Host {ident} could not be found.")
