@@ -26,8 +26,11 @@ _OPTS = {
         cfg.StrOpt("url", default="unix:///var/run/docker.sock"),
         cfg.StrOpt("api_version", default="auto"),
     ],
-    "agent": [cfg.IntOpt("concurrency", default=4, min=1,
-                         help="Containers the agent works on at once.")],
+    "agent": [
+        cfg.IntOpt("concurrency", default=4, min=1, help="Containers the agent works on at once."),
+        cfg.StrOpt("availability_zone", default="nova",
+                   help="The availability zone this host belongs to (Zun's default: nova)."),
+    ],
 }
 
 
@@ -44,6 +47,7 @@ class AgentSettings:
     docker_url: str
     docker_api_version: str
     concurrency: int
+    availability_zone: str = "nova"
 
 
 @dataclass(frozen=True)
@@ -77,5 +81,5 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
         log_level=conf.log_level,
         api=ApiSettings(conf.api.host_ip, conf.api.port, conf.api.threads),
         agent=AgentSettings(conf.host, conf.docker.url, conf.docker.api_version,
-                            conf.agent.concurrency),
+                            conf.agent.concurrency, conf.agent.availability_zone),
     )

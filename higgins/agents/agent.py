@@ -26,8 +26,10 @@ _KILL_SETTLE_SECONDS = 2.0
 
 
 class Agent:
-    def __init__(self, host: str, bus: Bus, store: Store, driver: DockerDriver) -> None:
+    def __init__(self, host: str, bus: Bus, store: Store, driver: DockerDriver,
+                 availability_zone: str = "nova") -> None:
         self.host = host
+        self.availability_zone = availability_zone
         self._bus = bus
         self._store = store
         self._driver = driver
@@ -53,7 +55,8 @@ class Agent:
         inventory = self._driver.inventory()
         data = {"host": self.host, "cpus": inventory.cpus, "memory_mb": inventory.memory_mb,
                 "runtimes": list(inventory.runtimes), "driver_version": inventory.version,
-                "disk_total_gb": inventory.disk_total_gb, **inventory.platform}
+                "disk_total_gb": inventory.disk_total_gb,
+                "availability_zone": self.availability_zone, **inventory.platform}
         self._bus.publish([_origin(EventType.HOST_REPORTED, events.host_subject(self.host), data)])
 
     def reconcile(self) -> None:

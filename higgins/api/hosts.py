@@ -1,4 +1,5 @@
-"""EDGE: /v1/hosts (admin): the hosts agents reported, with what runs on them."""
+"""EDGE: /v1/hosts (admin): the hosts agents reported, with what runs on them; and
+/v1/availability_zones, the zones those hosts are in."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from higgins.api.identity import current_caller
 from higgins.api.services import services
 from higgins.processors.model import HostState
 
-blueprint = flask.Blueprint("hosts", __name__, url_prefix="/v1/hosts")
+blueprint = flask.Blueprint("hosts", __name__)
 _NAMESPACE = uuidlib.UUID("5b0e0e4c-2d0c-4d3e-9a59-6f1c0f6b9a10")
 
 
@@ -50,17 +51,18 @@ def _render(host: HostState) -> dict[str, Any]:
         "labels": {},
         "runtimes": list(host.runtimes),
         "enable_cpu_pinning": False,
+        "availability_zone": host.availability_zone,
     }
 
 
-@blueprint.get("", strict_slashes=False)
+@blueprint.get("/v1/hosts", strict_slashes=False)
 def index() -> Any:
     parsing.reject_unknown_query("limit", "marker", "sort_key", "sort_dir")
     _admin_only()
     return {"hosts": [_render(h) for h in services().store.list_hosts()], "next": None}
 
 
-@blueprint.get("/<ident>")
+@blueprint.get("/v1/hosts/<ident>")
 def show(ident: str) -> Any:
     parsing.reject_unknown_query()
     _admin_only()
@@ -68,3 +70,10 @@ def show(ident: str) -> Any:
         if ident in (host.name, host_uuid(host.name)):
             return _render(host)
     raise errors.not_found(f"Host {ident} could not be found.")
+
+
+@blueprint.get("/v1/availability_zones", strict_slashes=False)
+def availability_zones() -> Any:
+    parsing.reject_unknown_query()
+    zones = sorted({h.availability_zone for h in services().store.list_hosts()})
+    return {"availability_zones": [{"availability_zone": zone} for zone in zones]}

@@ -17,7 +17,7 @@ CONTAINER_ACTIONS = (
     "network_attach", "network_detach", "network_list", "rebuild",
 )
 RESOURCES = ("capsules", "services", "images", "quotas", "quota_classes",
-             "availability_zones", "networks", "registries")
+             "networks", "registries")
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 

@@ -112,6 +112,7 @@ class HostState:
     os: str = ""
     kernel_version: str = ""
     disk_total_gb: int = 0
+    availability_zone: str = "nova"
 
 
 @dataclass(frozen=True)
