@@ -75,6 +75,38 @@ Stop with Ctrl-C; state survives restarts.
 """
 
 
+def replay(args: argparse.Namespace, rest: list[str]) -> int:
+    """Fold the retained log again: --check compares with the views, --into rebuilds them."""
+    from pathlib import Path
+
+    from higgins.bus.embedded import EmbeddedBus
+    from higgins.runtime import allinone
+    from higgins.runtime import replay as replaying
+    from higgins.store.sqlite import SqliteStore
+
+    options = argparse.ArgumentParser(prog="higgins replay")
+    options.add_argument("--check", action="store_true", help="compare with the stored views")
+    options.add_argument("--into", type=Path, help="rebuild the views into this new SQLite file")
+    wanted, rest = options.parse_known_args(rest)
+    conf = settings.load(rest, args.config_file)
+    try:
+        lock = allinone.lock_state(conf.state_path)
+    except allinone.StateInUse as error:
+        print(f"higgins replay: {error}; stop it first", file=sys.stderr)
+        return 1
+    with lock:
+        bus = EmbeddedBus.from_url(conf.bus_url)
+        if wanted.into:
+            written = replaying.rebuild(bus, SqliteStore(wanted.into))
+            print(f"rebuilt {written} views into {wanted.into}")
+            return 0
+        report = replaying.check(bus, SqliteStore.from_url(conf.store_url))
+        for difference in report.differences:
+            print(difference)
+        print(f"{report.checked} subjects replayed, {len(report.differences)} differ")
+        return 1 if report.differences else 0
+
+
 def bench(args: argparse.Namespace, rest: list[str]) -> int:
     from bench import lifecycle  # the benchmarks live beside the package, in bench/
 
@@ -87,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="oslo.config INI file (default /etc/higgins/higgins.conf)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="run the embedded all-in-one").set_defaults(run=up)
+    commands.add_parser("replay", help="fold the log again: --check against the views, "
+                        "or --into FILE", add_help=False).set_defaults(run=replay)
     commands.add_parser("bench", help="run a benchmark: higgins bench lifecycle ...",
                         add_help=False).set_defaults(run=bench)
     args, rest = parser.parse_known_args(argv)

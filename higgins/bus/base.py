@@ -28,6 +28,9 @@ class Bus(Protocol):
     def history(self, subject: str, after_seq: int = 0) -> list[Envelope]:
         """The subject's events in seq order, after `after_seq`."""
 
+    def subjects(self) -> list[str]:
+        """Every subject with events in the retained log (for replay)."""
+
     def consume(
         self,
         consumer: str,

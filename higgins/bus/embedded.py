@@ -121,6 +121,11 @@ class EmbeddedBus:
         )
         return [json.loads(body) for (body,) in rows]
 
+    def subjects(self) -> list[str]:
+        rows = self._connect().execute(
+            "SELECT DISTINCT subject FROM log WHERE stream = ? ORDER BY subject", (EVENTS,))
+        return [subject for (subject,) in rows]
+
     def read(self, stream: str, after: int, limit: int = _BATCH) -> list[tuple[int, Envelope]]:
         rows = self._connect().execute(
             "SELECT position, body FROM log WHERE stream = ? AND position > ? "
