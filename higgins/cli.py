@@ -79,6 +79,7 @@ def replay(args: argparse.Namespace, rest: list[str]) -> int:
     """Fold the retained log again: --check compares with the views, --into rebuilds them."""
     from pathlib import Path
 
+    from higgins import store as stores
     from higgins.bus.embedded import EmbeddedBus
     from higgins.runtime import allinone
     from higgins.runtime import replay as replaying
@@ -100,7 +101,7 @@ def replay(args: argparse.Namespace, rest: list[str]) -> int:
             written = replaying.rebuild(bus, SqliteStore(wanted.into))
             print(f"rebuilt {written} views into {wanted.into}")
             return 0
-        report = replaying.check(bus, SqliteStore.from_url(conf.store_url))
+        report = replaying.check(bus, stores.by_url(conf.store_url))
         for difference in report.differences:
             print(difference)
         print(f"{report.checked} subjects replayed, {len(report.differences)} differ")

@@ -6,6 +6,7 @@ scripts/install.sh
 scripts/start-docker.sh
 scripts/build-test-image.sh
 scripts/start-registry.sh
+scripts/start-cassandra.sh
 echo "==> lint and layer contracts"
 .venv/bin/ruff check higgins tests bench
 .venv/bin/lint-imports

@@ -13,6 +13,7 @@ from typing import Any, TextIO, TypeVar
 import flask
 
 from higgins import api
+from higgins import store as stores
 from higgins.agents.agent import Agent
 from higgins.agents.docker_driver import DockerDriver, DriverError
 from higgins.api import errors
@@ -20,7 +21,7 @@ from higgins.bus.embedded import EmbeddedBus
 from higgins.runtime import views
 from higgins.runtime.processing import Processors
 from higgins.settings import Settings
-from higgins.store.sqlite import SqliteStore
+from higgins.store.base import Store
 
 Progress = Callable[[str], None]
 T = TypeVar("T")
@@ -61,7 +62,7 @@ class LocalAgents:
 @dataclass
 class AllInOne:
     bus: EmbeddedBus
-    store: SqliteStore
+    store: Store
     agent: Agent
     app: flask.Flask
     stop: threading.Event
@@ -97,7 +98,7 @@ def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOn
     lock = lock_state(settings.state_path)
     progress(f"state in {settings.state_path}")
     bus = EmbeddedBus.from_url(settings.bus_url)
-    store = SqliteStore.from_url(settings.store_url)
+    store = stores.by_url(settings.store_url)
     agent_settings = settings.agent
     driver = DockerDriver(agent_settings.docker_url, agent_settings.docker_api_version,
                           agent_settings.host)

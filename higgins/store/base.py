@@ -17,7 +17,8 @@ class Store(Protocol):
     def find_containers(
         self, project_id: str | None = None, name: str | None = None
     ) -> list[ContainerState]:
-        """Containers not yet Deleted, oldest first; all projects when project_id is None."""
+        """Containers not yet Deleted, oldest first (created_at, then uuid); all projects when
+        project_id is None."""
 
     def load_host(self, name: str) -> HostState | None: ...
 

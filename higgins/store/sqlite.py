@@ -90,8 +90,9 @@ class SqliteStore:
         if name is not None:
             query += " AND name = ?"
             args.append(name)
-        rows = self._connect().execute(query + " ORDER BY rowid", args)
-        return [records.container_state(json.loads(body)) for (body,) in rows]
+        rows = self._connect().execute(query, args)
+        found = [records.container_state(json.loads(body)) for (body,) in rows]
+        return sorted(found, key=lambda s: (s.created_at, s.uuid))
 
     def load_host(self, name: str) -> HostState | None:
         row = self._connect().execute("SELECT body FROM hosts WHERE name = ?", (name,)).fetchone()

@@ -12,15 +12,29 @@ from higgins.bus.embedded import EmbeddedBus
 from higgins.processors.model import ContainerState, HostState, Status
 from higgins.runtime import views
 from higgins.store.base import Store
+from higgins.store.cassandra import CassandraStore
 from higgins.store.sqlite import SqliteStore
 from tests.contract.test_bus import envelope
 
 
-@pytest.fixture(params=["sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    adapter = SqliteStore(tmp_path / "views.db")
+@pytest.fixture(scope="session")
+def cassandra_store() -> Iterator[CassandraStore]:
+    """The node of scripts/start-cassandra.sh (started by scripts/test.sh), own keyspace."""
+    adapter = CassandraStore(["127.0.0.1"], 9042, "higgins_contract")
     yield adapter
     adapter.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("cassandra", marks=pytest.mark.cassandra)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "cassandra":
+        adapter: CassandraStore = request.getfixturevalue("cassandra_store")
+        adapter.truncate()
+        yield adapter
+        return
+    sqlite = SqliteStore(tmp_path / "views.db")
+    yield sqlite
+    sqlite.close()
 
 
 def state(uuid: str = "u1", seq: int = 1, **changes: object) -> ContainerState:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import subprocess
+import sys
 import uuid as uuidlib
+from collections.abc import Iterator
 
 import docker
 import pytest
@@ -288,3 +290,37 @@ def test_admins_see_the_host_with_its_inventory_and_containers(
     assert member.call("GET", "/v1/hosts").status_code == 403
     zones = member.call("GET", "/v1/availability_zones").json()["availability_zones"]
     assert {"availability_zone": "nova"} in zones
+
+
+@pytest.fixture
+def keyspace() -> Iterator[str]:
+    """A keyspace of the test's own on the node of scripts/start-cassandra.sh, dropped after."""
+    from cassandra.cluster import Cluster
+
+    name = f"higgins_e2e_{uuidlib.uuid4().hex[:8]}"
+    yield name
+    cluster = Cluster(["127.0.0.1"], port=9042)
+    cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {name}")
+    cluster.shutdown()
+
+
+@pytest.mark.cassandra
+def test_views_in_cassandra_behind_the_embedded_log(
+        fresh_higgins: Higgins, docker_client: docker.DockerClient, keyspace: str) -> None:
+    fresh_higgins.config.write_text(fresh_higgins.config.read_text() +
+                                    f"[store]\nurl = cassandra://127.0.0.1:9042/{keyspace}\n")
+    fresh_higgins.start()
+    api = Api(fresh_higgins.url)
+    uuid = api.create(name="in-cassandra")["uuid"]
+    api.wait_status(uuid, "Running")
+    assert api.show("in-cassandra")["uuid"] == uuid  # type: ignore[index]
+    assert api.action(uuid, "stop", "?timeout=1").status_code == 202
+    api.wait_status(uuid, "Stopped")
+    assert api.call("DELETE", f"/v1/containers/{uuid}").status_code == 204
+    api.wait_gone(uuid)
+    assert docker_containers(docker_client, uuid) == []
+    fresh_higgins.stop()
+    checked = subprocess.run(
+        [sys.executable, "-m", "higgins.cli", "--config-file", str(fresh_higgins.config),
+         "replay", "--check"], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
