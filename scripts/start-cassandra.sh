@@ -11,7 +11,8 @@ if listening; then exit 0; fi
 mkdir -p "$ROOT/data" "$ROOT/logs"
 if [ ! -f "$LIB/.complete" ]; then
   echo "==> fetching Cassandra jars from Maven Central (mvn dependency:copy-dependencies)"
-  mvn -q -B -Dstyle.color=never -f "$here/cassandra/pom.xml" dependency:copy-dependencies -DoutputDirectory="$LIB"
+  mvn -q -B -f "$here/cassandra/pom.xml" dependency:copy-dependencies -DoutputDirectory="$LIB" \
+    >"$ROOT/logs/mvn.log" 2>&1 || { tail -20 "$ROOT/logs/mvn.log" >&2; exit 1; }
   touch "$LIB/.complete"
 fi
 sed "s#@DATA@#$ROOT/data#g" "$here/cassandra/cassandra.yaml.in" >"$ROOT/cassandra.yaml"
