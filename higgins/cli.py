@@ -109,9 +109,15 @@ def replay(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def bench(args: argparse.Namespace, rest: list[str]) -> int:
-    from bench import lifecycle  # the benchmarks live beside the package, in bench/
+    """`higgins bench lifecycle|fold [options]`: the benchmarks live beside the package."""
+    import importlib
 
-    return lifecycle.main(rest)
+    names = ("lifecycle", "fold")
+    if not rest or rest[0] not in names:
+        print(f"usage: higgins bench {{{','.join(names)}}} [options]", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"bench.{rest[0]}")
+    return int(module.main(rest))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,85 @@
+"""BENCHMARK: events folded into views per second, SQLite store against Cassandra store, on the
+same generated log in one run. Side effects: temp SQLite files; a keyspace on the Cassandra node
+of scripts/start-cassandra.sh (dropped at the end)."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from higgins import events
+from higgins.bus.base import EVENTS
+from higgins.bus.embedded import EmbeddedBus
+from higgins.runtime.processing import Processors
+from higgins.store.base import Store
+from higgins.store.cassandra import CassandraStore
+from higgins.store.sqlite import SqliteStore
+
+LIFE: list[tuple[str, dict[str, object]]] = [("container.scheduled", {"host": "h1"}),
+        ("container.created", {"container_id": "abc", "host": "h1"}),
+        ("container.started", {}), ("container.stop.requested", {"timeout": 1}),
+        ("container.stopped", {"exit_code": 0}), ("container.start.requested", {}),
+        ("container.started", {}), ("container.pause.requested", {}),
+        ("container.paused", {})]
+
+
+def _envelope(kind: str, subject: str, data: dict[str, object]) -> events.Envelope:
+    return events.Envelope(id=str(uuid.uuid4()), type=kind, subject=subject, seq=0,
+                           time="2026-11-24T00:00:00+00:00", project_id="p", user_id="u",
+                           request_id="req-bench", data=data)
+
+
+def make_log(path: Path, containers: int) -> tuple[EmbeddedBus, int]:
+    """A log of `containers` lifecycles of 10 events each, interleaved as a busy cloud's is."""
+    bus = EmbeddedBus(path)
+    subjects = [str(uuid.uuid4()) for _ in range(containers)]
+    spec: dict[str, object] = {"name": "b", "image": "busybox:local", "command": ["true"]}
+    bus.publish([_envelope("container.create.requested", s, spec) for s in subjects])
+    for kind, data in LIFE:
+        bus.publish([_envelope(kind, s, data) for s in subjects])
+    return bus, containers * (len(LIFE) + 1)
+
+
+def fold_all(bus: EmbeddedBus, store: Store, total: int, concurrency: int) -> float:
+    """Run the fold consumer over the whole log; events per second."""
+    processors = Processors(bus, store)
+    consumer = f"fold-bench-{uuid.uuid4().hex[:6]}"
+    stop = threading.Event()
+    started = time.monotonic()
+    thread = threading.Thread(target=bus.consume,
+                              args=(consumer, EVENTS, processors.fold, stop, concurrency))
+    thread.start()
+    last = max(p for p, _ in bus.read(EVENTS, 0, limit=10**9))
+    while bus.committed(consumer, EVENTS) < last:
+        time.sleep(0.01)
+    elapsed = time.monotonic() - started
+    stop.set()
+    thread.join(30)
+    return total / elapsed
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="higgins bench fold", description=__doc__)
+    parser.add_argument("--containers", type=int, default=500, help="10 events each")
+    parser.add_argument("--concurrency", type=int, default=8, help="fold workers")
+    args = parser.parse_args([a for a in argv if a != "fold"])
+    workdir = Path(tempfile.mkdtemp(prefix="higgins-fold-"))
+    bus, total = make_log(workdir / "events.db", args.containers)
+    sqlite_rate = fold_all(bus, SqliteStore(workdir / "views.db"), total, args.concurrency)
+    keyspace = f"higgins_bench_{uuid.uuid4().hex[:8]}"
+    cassandra = CassandraStore(["127.0.0.1"], 9042, keyspace)
+    try:
+        cassandra_rate = fold_all(bus, cassandra, total, args.concurrency)
+    finally:
+        cassandra._session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")  # noqa: SLF001
+        cassandra.close()
+    print(f"{total} events of {args.containers} containers, {args.concurrency} fold workers")
+    print(f"sqlite store:    {sqlite_rate:8.0f} events/s")
+    print(f"cassandra store: {cassandra_rate:8.0f} events/s "
+          f"({cassandra_rate / sqlite_rate:.2f} of sqlite; H2 target >= 10,000/s: "
+          f"{'met' if cassandra_rate >= 10_000 else 'NOT met'})")
+    return 0
