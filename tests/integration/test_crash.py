@@ -74,3 +74,19 @@ def test_a_second_higgins_on_the_same_state_refuses_to_start(fresh_higgins: Higg
         capture_output=True, text=True, timeout=60)
     assert second.returncode == 1
     assert "already running" in second.stderr
+
+
+def test_kill9_right_after_deletes_are_acknowledged_then_restart_removes_them_all(
+        fresh_higgins: Higgins, docker_client: docker.DockerClient) -> None:
+    fresh_higgins.start()
+    api = Api(fresh_higgins.url)
+    uuids = [api.create(name=f"doomed-{i}")["uuid"] for i in range(4)]
+    for uuid in uuids:
+        api.wait_status(uuid, "Running")
+    for uuid in uuids:
+        assert api.call("DELETE", f"/v1/containers/{uuid}?force=True").status_code == 204
+    fresh_higgins.kill9()
+    fresh_higgins.start()
+    for uuid in uuids:
+        api.wait_gone(uuid, timeout=60)
+    assert _host_containers(docker_client, fresh_higgins.host) == {}
