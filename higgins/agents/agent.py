@@ -134,16 +134,28 @@ class Agent:
     def _create(self, uuid: str, spec: dict[str, Any]) -> Drafts:
         self._tracked[uuid] = Tracked(Status.CREATING, bool(spec.get("auto_remove")))
         self._driver.ensure_image(spec["image"], spec.get("image_pull_policy"))
-        container_id = self._driver.create(uuid, spec)
+        container_id, made_now = self._driver.create(uuid, spec)
         drafts = [events.Draft(EventType.CREATED, uuid,
                                {"container_id": container_id, "host": self.host})]
-        if spec.get("run"):
-            try:
-                self._driver.act(uuid, "start")
-            except DriverError as error:
-                return [*drafts, events.Draft(EventType.FAILED, uuid, {"reason": str(error)})]
-            drafts.append(events.Draft(EventType.STARTED, uuid, {}))
-        return drafts
+        if not spec.get("run"):
+            return drafts
+        if not made_now:
+            observed = self._driver.inspect(uuid)
+            if observed is not None and observed.state != "created":
+                return [*drafts, *self._started_before(uuid, observed)]
+        try:
+            self._driver.act(uuid, "start")
+        except DriverError as error:
+            return [*drafts, events.Draft(EventType.FAILED, uuid, {"reason": str(error)})]
+        return [*drafts, events.Draft(EventType.STARTED, uuid, {})]
+
+    @staticmethod
+    def _started_before(uuid: str, observed: Observed) -> Drafts:
+        """A create delivered again after the container was started: report, never run twice
+        (a short-lived command that already exited must not run again)."""
+        started = events.Draft(EventType.STARTED, uuid, {})
+        since = reconcile.observe(uuid, Tracked(Status.RUNNING), observed)
+        return [started, since] if since is not None else [started]
 
     def _simple(self, verb: str, result: EventType) -> Callable[[str, dict[str, Any]], Drafts]:
         def run(uuid: str, data: dict[str, Any]) -> Drafts:

@@ -117,9 +117,10 @@ class DockerDriver:
         except docker.errors.ImageNotFound:
             return False
 
-    def create(self, uuid: str, spec: Mapping[str, Any]) -> str:
+    def create(self, uuid: str, spec: Mapping[str, Any]) -> tuple[str, bool]:
         """Create once: the Docker name is derived from the uuid, so a repeat finds the first.
-        One round trip (the SDK's high-level create would inspect the container after)."""
+        The container's id, and whether this call made it. One round trip (the SDK's
+        high-level create would inspect the container after)."""
         api = self._client.api
         try:
             created = api.create_container(
@@ -127,10 +128,10 @@ class DockerDriver:
                 **self._container_config(uuid, spec))
         except docker.errors.APIError as error:
             if error.status_code == 409 and (existing := self._find(uuid)) is not None:
-                return str(existing.id)
+                return str(existing.id), False
             raise DriverError(f"Docker refused to create the container: {_explain(error)}") \
                 from error
-        return str(created["Id"])
+        return str(created["Id"]), True
 
     def _container_config(self, uuid: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         labels = {**spec.get("labels", {}), LABEL_UUID: uuid, LABEL_HOST: self.host,

@@ -14,7 +14,7 @@ from higgins.agents.agent import Agent
 from higgins.agents.docker_driver import DockerDriver
 from higgins.bus.embedded import EmbeddedBus
 from higgins.store.sqlite import SqliteStore
-from tests.integration.conftest import docker_containers, remove_host_containers
+from tests.integration.conftest import docker_containers, remove_host_containers, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -81,3 +81,20 @@ def test_reconcile_removes_docker_containers_of_deleted_containers_only(
     agent.reconcile()
     assert docker_containers(docker_client, deleted) == []
     assert len(docker_containers(docker_client, unknown)) == 1
+
+
+def test_a_create_delivered_again_never_runs_the_command_twice(
+        agent: Agent, docker_client: docker.DockerClient) -> None:
+    subject = str(uuidlib.uuid4())
+    agent._bus.publish([command("container.create.requested", subject, name="once",  # noqa: SLF001
+                                image="busybox:local", command=["sh", "-c", "exit 3"])])
+    create = command("agent.container.create", subject, name="once", image="busybox:local",
+                     command=["sh", "-c", "exit 3"], run=True, project_id="p")
+    agent.handle(create)
+    (container,) = docker_containers(docker_client, subject)
+    wait_for(lambda: (container.reload(), container.status == "exited")[1], 10)
+    first_start = container.attrs["State"]["StartedAt"]
+    agent.handle(create)  # redelivered after the command already ran and exited
+    container.reload()
+    assert container.attrs["State"]["StartedAt"] == first_start
+    assert results(agent, subject)[-1] == "container.stopped"
