@@ -113,9 +113,10 @@ class Agent:
     def _run(self, command: events.Envelope) -> Drafts:
         uuid, kind = command["subject"], command["type"]
         if kind in reconcile.SETTLING_COMMANDS:
-            done = reconcile.already_done(kind, uuid, self._driver.inspect(uuid))
+            observed = self._driver.inspect(uuid)
+            done = reconcile.already_done(kind, uuid, observed, command["time"])
             if done is not None:
-                return [done]
+                return done
         return self._handlers[kind](uuid, command["data"])
 
     def _lock(self, uuid: str) -> threading.Lock:
@@ -142,20 +143,14 @@ class Agent:
         if not made_now:
             observed = self._driver.inspect(uuid)
             if observed is not None and observed.state != "created":
-                return [*drafts, *self._started_before(uuid, observed)]
+                # Delivered again after it was started: report, never run the command twice.
+                return [*drafts, *reconcile.reported_start(uuid, observed)]
         try:
             self._driver.act(uuid, "start")
         except DriverError as error:
             return [*drafts, events.Draft(EventType.FAILED, uuid, {"reason": str(error)})]
         return [*drafts, events.Draft(EventType.STARTED, uuid, {})]
 
-    @staticmethod
-    def _started_before(uuid: str, observed: Observed) -> Drafts:
-        """A create delivered again after the container was started: report, never run twice
-        (a short-lived command that already exited must not run again)."""
-        started = events.Draft(EventType.STARTED, uuid, {})
-        since = reconcile.observe(uuid, Tracked(Status.RUNNING), observed)
-        return [started, since] if since is not None else [started]
 
     def _simple(self, verb: str, result: EventType) -> Callable[[str, dict[str, Any]], Drafts]:
         def run(uuid: str, data: dict[str, Any]) -> Drafts:

@@ -313,4 +313,5 @@ def _observed(uuid: str, attrs: Mapping[str, Any]) -> Observed:
         state=str(state.get("Status", "")),
         exit_code=int(exit_code) if exit_code is not None else None,
         error=str(state.get("Error", "")),
+        started_at=str(state.get("StartedAt", "")),
     )

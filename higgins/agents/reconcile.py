@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -31,6 +33,7 @@ class Observed:
     state: str
     exit_code: int | None = None
     error: str = ""
+    started_at: str = ""  # Docker's State.StartedAt (RFC 3339, nanoseconds); "" if never
 
 
 @dataclass(frozen=True)
@@ -90,14 +93,45 @@ _DONE: Mapping[str, tuple[str, EventType]] = {
     CommandType.STOP: ("exited", EventType.STOPPED),
     CommandType.KILL: ("exited", EventType.STOPPED),
 }
-SETTLING_COMMANDS = frozenset(_DONE)
+SETTLING_COMMANDS = frozenset(_DONE) | {CommandType.REBOOT}
 
 
-def already_done(command: str, uuid: str, observed: Observed | None) -> events.Draft | None:
-    """The result to report without acting, when Docker already shows the command done: a
-    command delivered again after a crash must not fail on its own earlier success."""
+def already_done(command: str, uuid: str, observed: Observed | None,
+                 issued_at: str = "") -> list[events.Draft] | None:
+    """The results to report without acting, when Docker already shows the command done: a
+    command delivered again after a crash must not fail on its own earlier success, and a
+    start must not run a container again that it already ran (started after `issued_at`)."""
+    if observed is None:
+        return None
+    if command in _STARTS and started_since(observed, issued_at):
+        return reported_start(uuid, observed)
     done = _DONE.get(command)
-    if done is None or observed is None or observed.state != done[0]:
+    if done is None or observed.state != done[0]:
         return None
     data = {"exit_code": observed.exit_code} if done[1] is EventType.STOPPED else {}
-    return events.Draft(done[1], uuid, data)
+    return [events.Draft(done[1], uuid, data)]
+
+
+_STARTS = frozenset({CommandType.START, CommandType.REBOOT})
+
+
+def reported_start(uuid: str, observed: Observed) -> list[events.Draft]:
+    """A start that already happened, and whatever Docker shows happened since (an exit)."""
+    started = events.Draft(EventType.STARTED, uuid, {})
+    since = observe(uuid, Tracked(Status.RUNNING), observed)
+    return [started, since] if since is not None else [started]
+
+
+def started_since(observed: Observed, issued_at: str) -> bool:
+    """Whether Docker started the container at or after `issued_at` (both RFC 3339, UTC)."""
+    if not issued_at or not observed.started_at or observed.started_at.startswith("0001-"):
+        return False
+    return _instant(observed.started_at) >= _instant(issued_at)
+
+
+def _instant(text: str) -> datetime.datetime:
+    """RFC 3339 with up to nanoseconds (Docker) or microseconds (Higgins) to a datetime."""
+    head, _, fraction = text.replace("Z", "+00:00").partition(".")
+    digits = "".join(itertools.takewhile(str.isdigit, fraction))
+    zone = fraction[len(digits):] if fraction else head[19:]
+    return datetime.datetime.fromisoformat(f"{head[:19]}.{(digits + '000000')[:6]}{zone}")

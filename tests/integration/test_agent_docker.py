@@ -13,6 +13,7 @@ from higgins import events
 from higgins.agents.agent import Agent
 from higgins.agents.docker_driver import DockerDriver
 from higgins.bus.embedded import EmbeddedBus
+from higgins.runtime import publishing
 from higgins.store.sqlite import SqliteStore
 from tests.integration.conftest import docker_containers, remove_host_containers, wait_for
 
@@ -30,8 +31,9 @@ def agent(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Agent]
 
 
 def command(kind: str, subject: str, **data: object) -> events.Envelope:
+    """Stamped now, as the scheduler stamps the commands it sends."""
     return events.Envelope(id=str(uuidlib.uuid4()), type=kind, subject=subject, seq=0,
-                           time="2026-11-24T00:00:00+00:00", project_id="p", user_id="u",
+                           time=publishing.utc_now(), project_id="p", user_id="u",
                            request_id="req-1", data=dict(data))
 
 
@@ -44,14 +46,15 @@ def test_every_command_delivered_twice_has_one_effect_and_no_failure(
     subject = str(uuidlib.uuid4())
     agent._bus.publish([command("container.create.requested", subject, name="x",  # noqa: SLF001
                                 image="busybox:local", command=["sleep", "300"])])
-    steps = [command("agent.container.create", subject, name="x", image="busybox:local",
-                     command=["sleep", "300"], run=True, project_id="p"),
-             command("agent.container.pause", subject),
-             command("agent.container.unpause", subject),
-             command("agent.container.stop", subject, timeout=1),
-             command("agent.container.start", subject),
-             command("agent.container.kill", subject, signal="SIGKILL")]
-    for step in steps:
+    steps: list[tuple[str, dict[str, object]]] = [
+        ("agent.container.create", {"name": "x", "image": "busybox:local",
+                                    "command": ["sleep", "300"], "run": True,
+                                    "project_id": "p"}),
+        ("agent.container.pause", {}), ("agent.container.unpause", {}),
+        ("agent.container.stop", {"timeout": 1}), ("agent.container.start", {}),
+        ("agent.container.kill", {"signal": "SIGKILL"})]
+    for kind, data in steps:
+        step = command(kind, subject, **data)  # issued when the previous step is done
         agent.handle(step)
         agent.handle(step)  # redelivered: same id, so its results are recorded once
     (container,) = docker_containers(docker_client, subject)
@@ -98,3 +101,21 @@ def test_a_create_delivered_again_never_runs_the_command_twice(
     container.reload()
     assert container.attrs["State"]["StartedAt"] == first_start
     assert results(agent, subject)[-1] == "container.stopped"
+
+
+def test_a_start_delivered_again_never_runs_the_command_twice(
+        agent: Agent, docker_client: docker.DockerClient) -> None:
+    subject = str(uuidlib.uuid4())
+    agent._bus.publish([command("container.create.requested", subject, name="once",  # noqa: SLF001
+                                image="busybox:local", command=["sh", "-c", "exit 3"])])
+    agent.handle(command("agent.container.create", subject, name="once", image="busybox:local",
+                         command=["sh", "-c", "exit 3"], run=False, project_id="p"))
+    start = command("agent.container.start", subject)
+    agent.handle(start)
+    (container,) = docker_containers(docker_client, subject)
+    wait_for(lambda: (container.reload(), container.status == "exited")[1], 10)
+    first_start = container.attrs["State"]["StartedAt"]
+    agent.handle(start)  # redelivered after the command already ran and exited
+    container.reload()
+    assert container.attrs["State"]["StartedAt"] == first_start
+    assert results(agent, subject)[-2:] == ["container.started", "container.stopped"]

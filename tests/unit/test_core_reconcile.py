@@ -74,10 +74,32 @@ def test_tracking_follows_what_was_published(kind: EventType, status: Status) ->
         pytest.param("agent.container.stop", "exited", EventType.STOPPED, id="stop-again"),
         pytest.param("agent.container.kill", "exited", EventType.STOPPED, id="kill-again"),
         pytest.param("agent.container.pause", "running", None, id="pause-to-do"),
-        pytest.param("agent.container.reboot", "running", None, id="reboot-always-acts"),
+        pytest.param("agent.container.reboot", "running", None, id="reboot-before-it-ran"),
     ],
 )
 def test_a_command_docker_already_shows_done_is_reported_not_repeated(
         command: str, state: str, expected: EventType | None) -> None:
-    draft = reconcile.already_done(command, U, seen(state, 0))
-    assert (draft.type if draft else None) == expected
+    drafts = reconcile.already_done(command, U, seen(state, 0))
+    assert (drafts[0].type if drafts else None) == expected
+
+
+ISSUED = "2026-11-24T10:00:00.500000+00:00"
+
+
+@pytest.mark.parametrize(
+    ("started_at", "state", "expected"),
+    [
+        pytest.param("2026-11-24T10:00:00.700000123Z", "exited",
+                     [EventType.STARTED, EventType.STOPPED], id="ran-and-exited-since"),
+        pytest.param("2026-11-24T10:00:01Z", "running", [EventType.STARTED],
+                     id="running-since"),
+        pytest.param("2026-11-24T10:00:00.2Z", "exited", None, id="started-before-the-command"),
+        pytest.param("0001-01-01T00:00:00Z", "created", None, id="never-started"),
+    ],
+)
+def test_a_start_delivered_again_never_runs_the_container_twice(
+        started_at: str, state: str, expected: list[EventType] | None) -> None:
+    observed = Observed(uuid=U, container_id="abc", state=state, exit_code=0,
+                        started_at=started_at)
+    drafts = reconcile.already_done("agent.container.start", U, observed, ISSUED)
+    assert ([d.type for d in drafts] if drafts else None) == expected
