@@ -7,6 +7,7 @@ scripts/start-docker.sh
 scripts/build-test-image.sh
 scripts/start-registry.sh
 scripts/start-cassandra.sh
+scripts/start-rabbitmq.sh
 echo "==> lint and layer contracts"
 .venv/bin/ruff check higgins tests bench
 .venv/bin/lint-imports

@@ -18,6 +18,10 @@ def command_stream(host: str) -> str:
 Handler = Callable[[Envelope], None]
 
 
+class BusUnavailable(RuntimeError):
+    """The broker or the log could not take a publish in time: nothing was acknowledged."""
+
+
 class Bus(Protocol):
     def publish(
         self, events: Sequence[Envelope], commands: Sequence[tuple[str, Envelope]] = ()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from higgins import events as ev
 from higgins.bus.base import EVENTS, Handler
+from higgins.bus.workers import Workers, handle_until_done
 from higgins.events import Envelope
 
 LOG = logging.getLogger(__name__)
@@ -159,7 +160,13 @@ class EmbeddedBus:
     ) -> None:
         progress = _Progress(self.committed(consumer, stream),
                              lambda position: self.commit(consumer, stream, position))
-        workers = _Workers(handler, concurrency, stop, progress)
+        def work(position: int, envelope: Envelope) -> bool:
+            if not handle_until_done(handler, envelope, stop):
+                return False  # stopped while retrying: leave it uncommitted
+            progress.finished(position)
+            return True
+
+        workers: Workers[int] = Workers(work, concurrency)
         read_up_to = progress.committed
         try:
             while not stop.is_set() and not workers.failed:
@@ -218,85 +225,3 @@ class _Progress:
     def in_flight(self) -> int:
         with self._lock:
             return len(self._pending)
-
-
-class _Workers:
-    """`concurrency` threads taking envelopes in stream order, except that an envelope waits
-    while an earlier one of its subject is in hand: a container's envelopes are handled in
-    order, one at a time, and any idle thread serves any other container."""
-
-    def __init__(self, handler: Handler, concurrency: int, stop: threading.Event,
-                 progress: _Progress) -> None:
-        self._handler = handler
-        self._stop = stop
-        self._progress = progress
-        self.failed = False
-        self._ready = threading.Condition()
-        self._pending: collections.deque[tuple[int, Envelope]] = collections.deque()
-        self._busy: set[str] = set()
-        self._closed = False
-        self._threads = [
-            threading.Thread(target=self._work, daemon=True, name=f"worker-{i}")
-            for i in range(max(1, concurrency))
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, position: int, envelope: Envelope) -> None:
-        with self._ready:
-            self._pending.append((position, envelope))
-            self._ready.notify()
-
-    def _take(self) -> tuple[int, Envelope] | None:
-        with self._ready:
-            while not self._closed:
-                waiting: set[str] = set()
-                for index, (position, envelope) in enumerate(self._pending):
-                    subject = envelope["subject"]
-                    if subject in self._busy or subject in waiting:
-                        waiting.add(subject)
-                        continue
-                    del self._pending[index]
-                    self._busy.add(subject)
-                    return position, envelope
-                self._ready.wait()
-            return None
-
-    def _release(self, subject: str) -> None:
-        with self._ready:
-            self._busy.discard(subject)
-            self._ready.notify_all()
-
-    def _work(self) -> None:
-        while (item := self._take()) is not None:
-            position, envelope = item
-            try:
-                _handle_until_done(self._handler, envelope, self._stop)
-            except Exception:
-                self.failed = True  # stopped while retrying: leave it uncommitted
-                return
-            self._progress.finished(position)
-            self._release(envelope["subject"])
-
-    def close(self) -> None:
-        """Stop taking work; what was not taken stays uncommitted and is delivered again."""
-        with self._ready:
-            self._closed = True
-            self._ready.notify_all()
-        for thread in self._threads:
-            thread.join(timeout=30)
-
-
-def _handle_until_done(handler: Handler, envelope: Envelope, stop: threading.Event) -> None:
-    """Retry a failing handler (a store or Docker hiccup) rather than skip the envelope:
-    skipping would lose an acknowledged command."""
-    delay = 0.1
-    while True:
-        try:
-            handler(envelope)
-            return
-        except Exception:
-            LOG.exception("handler failed; retrying", extra={"event_id": envelope["id"]})
-            if stop.wait(delay):
-                raise
-            delay = min(delay * 2, 5.0)

@@ -4,16 +4,15 @@ Side effects: connects to Cassandra; creates the keyspace and tables when missin
 from __future__ import annotations
 
 import json
-import urllib.parse
 from typing import Any
 
-from cassandra.cluster import Cluster, Session
 from cassandra.query import PreparedStatement
 
+from higgins import cql
 from higgins.processors.model import ContainerState, HostState, Status
 from higgins.store import records
 
-_TABLES = (
+_MIGRATIONS = (
     """CREATE TABLE IF NOT EXISTS containers (
         uuid text PRIMARY KEY, project_id text, name text, status text, seq int, body text)""",
     "CREATE INDEX IF NOT EXISTS containers_project ON containers (project_id) USING 'sai'",
@@ -39,24 +38,16 @@ class CassandraStore:
     """Keyspace per deployment (`cassandra://host:port/keyspace`); replication is the
     operator's choice, SimpleStrategy with one replica when Higgins creates it."""
 
-    def __init__(self, contact_points: list[str], port: int, keyspace: str,
-                 replication_factor: int = 1) -> None:
-        self._cluster = Cluster(contact_points, port=port)
-        self._session: Session = self._cluster.connect()
-        self._session.execute(
-            f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = "
-            f"{{'class': 'SimpleStrategy', 'replication_factor': {replication_factor}}}")
-        self._session.set_keyspace(keyspace)
-        for ddl in _TABLES:
-            self._session.execute(ddl)
+    def __init__(self, contact_points: list[str], port: int, keyspace: str) -> None:
+        self._cluster, self._session = cql.connect(cql.Target(contact_points, port, keyspace))
+        cql.migrate(self._session, "views", _MIGRATIONS)
         self._prepared: dict[str, PreparedStatement] = {
             name: self._session.prepare(cql) for name, cql in _STATEMENTS.items()}
 
     @classmethod
     def from_url(cls, url: str) -> CassandraStore:
-        parsed = urllib.parse.urlsplit(url)
-        keyspace = parsed.path.strip("/") or "higgins"
-        return cls([parsed.hostname or "127.0.0.1"], parsed.port or 9042, keyspace)
+        target = cql.Target.from_url(url)
+        return cls(target.hosts, target.port, target.keyspace)
 
     def _run(self, name: str, *values: Any) -> Any:
         return self._session.execute(self._prepared[name], values)
