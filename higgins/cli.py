@@ -6,6 +6,8 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from higgins import logs, settings
 
@@ -14,30 +16,18 @@ def _progress(step: str) -> None:
     print(f"==> {step}", flush=True)
 
 
-def up(args: argparse.Namespace, rest: list[str]) -> int:
-    """The embedded all-in-one: everything in this process, state in SQLite."""
+def _serve(app: Any, host: str, port: int, threads: int, name: str,
+           on_stop: Callable[[], None]) -> int:
+    """Serve `app` with waitress until SIGTERM or SIGINT, then call `on_stop`."""
     import waitress
 
-    from higgins.runtime import allinone
-
-    conf = settings.load(rest, args.config_file)
-    logs.configure(conf.log_level)
     try:
-        running = allinone.start(conf, _progress)
-    except Exception as error:  # noqa: BLE001 - the user needs the reason, not a traceback
-        print(f"higgins up failed: {error}", file=sys.stderr)
-        return 1
-    try:
-        server = waitress.create_server(running.app, host=conf.api.host_ip,
-                                        port=conf.api.port, threads=conf.api.threads)
+        server = waitress.create_server(app, host=host, port=port, threads=threads)
     except OSError as error:
-        running.close()
-        print(f"higgins up failed: cannot listen on {conf.api.host_ip}:{conf.api.port}: "
-              f"{error.strerror}", file=sys.stderr)
+        on_stop()
+        print(f"higgins {name} failed: cannot listen on {host}:{port}: {error.strerror}",
+              file=sys.stderr)
         return 1
-    url = f"http://{conf.api.host_ip}:{conf.api.port}"
-    _progress(f"API listening on {url}")
-    print(_WELCOME.format(url=url), flush=True)
     stopping = threading.Event()
 
     def shutdown(signum: int, frame: object) -> None:
@@ -46,14 +36,101 @@ def up(args: argparse.Namespace, rest: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
+    _progress(f"{name} listening on http://{host}:{port}")
     try:
         server.run()
     except OSError:
         if not stopping.is_set():
             raise
     finally:
-        running.close()
+        on_stop()
     return 0
+
+
+def _failed(name: str, error: Exception) -> int:
+    print(f"higgins {name} failed: {error}", file=sys.stderr)
+    return 1
+
+
+def up(args: argparse.Namespace, rest: list[str]) -> int:
+    """The all-in-one: embedded (one process, SQLite), or the three processes on RabbitMQ and
+    Cassandra with --backend rabbitmq."""
+    from higgins.runtime import allinone
+
+    options = argparse.ArgumentParser(prog="higgins up")
+    options.add_argument("--backend", choices=("embedded", "rabbitmq"), default="embedded")
+    wanted, rest = options.parse_known_args(rest)
+    conf = settings.load(rest, args.config_file)
+    logs.configure(conf.log_level)
+    if wanted.backend == "rabbitmq":
+        from higgins.runtime import processes
+
+        return processes.supervise(conf, args.config_file or [], _progress)
+    try:
+        running = allinone.start(conf, _progress)
+    except Exception as error:  # noqa: BLE001 - the user needs the reason, not a traceback
+        return _failed("up", error)
+    url = f"http://{conf.api.host_ip}:{conf.api.port}"
+    _progress(f"API at {url}")
+    print(_WELCOME.format(url=url), flush=True)
+    return _serve(running.app, conf.api.host_ip, conf.api.port, conf.api.threads, "API",
+                  running.close)
+
+
+def api(args: argparse.Namespace, rest: list[str]) -> int:
+    """The API process (production backends)."""
+    from higgins.runtime import processes
+
+    conf = settings.load(rest, args.config_file)
+    logs.configure(conf.log_level)
+    try:
+        app = processes.api_app(conf)
+    except Exception as error:  # noqa: BLE001 - the operator needs the reason
+        return _failed("api", error)
+    return _serve(app, conf.api.host_ip, conf.api.port, conf.api.threads, "API",
+                  lambda: None)
+
+
+def processor(args: argparse.Namespace, rest: list[str]) -> int:
+    """`higgins processor all|fold|scheduler`: stream processors (production backends)."""
+    from higgins.runtime import processes
+    from higgins.runtime.processing import Processors
+
+    options = argparse.ArgumentParser(prog="higgins processor")
+    options.add_argument("name", choices=("all", *Processors.NAMES))
+    wanted, rest = options.parse_known_args(rest)
+    conf = settings.load(rest, args.config_file)
+    logs.configure(conf.log_level)
+    names = Processors.NAMES if wanted.name == "all" else (wanted.name,)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    try:
+        threads = processes.start_processors(conf, names, stop)
+    except Exception as error:  # noqa: BLE001 - the operator needs the reason
+        return _failed("processor", error)
+    _progress(f"processors {', '.join(names)} consuming")
+    while not stop.wait(1):
+        if not all(thread.is_alive() for thread in threads):
+            return _failed("processor", RuntimeError("a consumer stopped"))
+    for thread in threads:
+        thread.join(timeout=15)
+    return 0
+
+
+def agent(args: argparse.Namespace, rest: list[str]) -> int:
+    """The host agent process: Docker on this host, its command queue, its call API."""
+    from higgins.runtime import processes
+
+    conf = settings.load(rest, args.config_file)
+    logs.configure(conf.log_level)
+    stop = threading.Event()
+    try:
+        running = processes.start_agent(conf, stop, _progress)
+    except Exception as error:  # noqa: BLE001 - the operator needs the reason
+        return _failed("agent", error)
+    return _serve(running.app, conf.agent.host_ip, conf.agent.port, 4, "agent calls",
+                  stop.set)
 
 
 _WELCOME = """
@@ -125,7 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config-file", action="append", default=None,
                         help="oslo.config INI file (default /etc/higgins/higgins.conf)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="run the embedded all-in-one").set_defaults(run=up)
+    commands.add_parser("up", help="run everything: embedded, or --backend rabbitmq",
+                        add_help=False).set_defaults(run=up)
+    commands.add_parser("api", help="run the API process").set_defaults(run=api)
+    commands.add_parser("processor", help="run stream processors: all|fold|scheduler",
+                        add_help=False).set_defaults(run=processor)
+    commands.add_parser("agent", help="run this host's agent").set_defaults(run=agent)
     commands.add_parser("replay", help="fold the log again: --check against the views, "
                         "or --into FILE", add_help=False).set_defaults(run=replay)
     commands.add_parser("bench", help="run a benchmark: higgins bench lifecycle ...",

@@ -20,7 +20,15 @@ _OPTS = {
         cfg.PortOpt("port", default=9517),
         cfg.IntOpt("threads", default=8, min=1),
     ],
-    "bus": [cfg.StrOpt("url", help="sqlite:///path (embedded); default under state_path.")],
+    "bus": [
+        cfg.StrOpt("url", help="sqlite:///path (embedded, the default, under state_path) or "
+                   "amqp://user:password@host:5672/vhost (RabbitMQ)."),
+        cfg.StrOpt("log_url", help="With RabbitMQ: where the event log lives, "
+                   "cassandra://host:port/keyspace (default: [store] url)."),
+        cfg.IntOpt("partitions", default=8, min=1,
+                   help="With RabbitMQ: ordered event queues per consumer group; fixed for a "
+                        "deployment's life (a container's events always take the same one)."),
+    ],
     "store": [cfg.StrOpt("url", help="sqlite:///path (embedded); default under state_path.")],
     "docker": [
         cfg.StrOpt("url", default="unix:///var/run/docker.sock"),
@@ -30,6 +38,12 @@ _OPTS = {
         cfg.IntOpt("concurrency", default=4, min=1, help="Containers the agent works on at once."),
         cfg.StrOpt("availability_zone", default="nova",
                    help="The availability zone this host belongs to (Zun's default: nova)."),
+        cfg.HostAddressOpt("host_ip", default="127.0.0.1",
+                           help="Address of the agent's internal API (logs, exec, top, stats) "
+                                "when it runs as its own process; reachable by the API only."),
+        cfg.PortOpt("port", default=9518),
+        cfg.StrOpt("url", help="URL the API uses to reach this agent "
+                   "(default http://host_ip:port)."),
     ],
 }
 
@@ -48,6 +62,16 @@ class AgentSettings:
     docker_api_version: str
     concurrency: int
     availability_zone: str = "nova"
+    host_ip: str = "127.0.0.1"
+    port: int = 9518
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class BusSettings:
+    url: str
+    log_url: str
+    partitions: int = 8
 
 
 @dataclass(frozen=True)
@@ -58,6 +82,7 @@ class Settings:
     log_level: str
     api: ApiSettings
     agent: AgentSettings
+    bus: BusSettings
 
 
 def default_state_path() -> Path:
@@ -74,12 +99,17 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
     defaults = [f for f in ["/etc/higgins/higgins.conf"] if os.path.exists(f)]
     conf(argv, project="higgins", default_config_files=config_files or defaults)
     state = Path(conf.state_path) if conf.state_path else default_state_path()
+    bus_url = conf.bus.url or f"sqlite://{state / 'events.db'}"
+    store_url = conf.store.url or f"sqlite://{state / 'views.db'}"
+    agent = conf.agent
     return Settings(
         state_path=state,
-        bus_url=conf.bus.url or f"sqlite://{state / 'events.db'}",
-        store_url=conf.store.url or f"sqlite://{state / 'views.db'}",
+        bus_url=bus_url,
+        store_url=store_url,
         log_level=conf.log_level,
         api=ApiSettings(conf.api.host_ip, conf.api.port, conf.api.threads),
         agent=AgentSettings(conf.host, conf.docker.url, conf.docker.api_version,
-                            conf.agent.concurrency, conf.agent.availability_zone),
+                            agent.concurrency, agent.availability_zone, agent.host_ip,
+                            agent.port, agent.url or f"http://{agent.host_ip}:{agent.port}"),
+        bus=BusSettings(bus_url, conf.bus.log_url or store_url, conf.bus.partitions),
     )

@@ -27,9 +27,10 @@ _KILL_SETTLE_SECONDS = 2.0
 
 class Agent:
     def __init__(self, host: str, bus: Bus, store: Store, driver: DockerDriver,
-                 availability_zone: str = "nova") -> None:
+                 availability_zone: str = "nova", url: str = "") -> None:
         self.host = host
         self.availability_zone = availability_zone
+        self.url = url  # where the API reaches calls.create_app(self); "" when in-process
         self._bus = bus
         self._store = store
         self._driver = driver
@@ -56,7 +57,8 @@ class Agent:
         data = {"host": self.host, "cpus": inventory.cpus, "memory_mb": inventory.memory_mb,
                 "runtimes": list(inventory.runtimes), "driver_version": inventory.version,
                 "disk_total_gb": inventory.disk_total_gb,
-                "availability_zone": self.availability_zone, **inventory.platform}
+                "availability_zone": self.availability_zone, "agent_url": self.url,
+                **inventory.platform}
         self._bus.publish([_origin(EventType.HOST_REPORTED, events.host_subject(self.host), data)])
 
     def reconcile(self) -> None:

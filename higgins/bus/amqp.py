@@ -310,7 +310,3 @@ class _Consumer:
                 message.ack()
             else:
                 message.reject(requeue=False)
-
-
-def by_url(url: str, log_url: str, groups: Sequence[str]) -> AmqpBus:
-    return AmqpBus(url, CassandraLog(log_url), groups)

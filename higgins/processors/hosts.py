@@ -26,4 +26,5 @@ def fold(state: HostState | None, envelope: events.Envelope) -> HostState | None
         kernel_version=data.get("kernel_version", ""),
         disk_total_gb=int(data.get("disk_total_gb", 0)),
         availability_zone=data.get("availability_zone", "nova"),
+        agent_url=data.get("agent_url", ""),
     )

@@ -113,6 +113,7 @@ class HostState:
     kernel_version: str = ""
     disk_total_gb: int = 0
     availability_zone: str = "nova"
+    agent_url: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,55 +8,23 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TextIO, TypeVar
 
 import flask
 
 from higgins import api
 from higgins import store as stores
 from higgins.agents.agent import Agent
-from higgins.agents.docker_driver import DockerDriver, DriverError
-from higgins.api import errors
+from higgins.agents.docker_driver import DockerDriver
 from higgins.bus.embedded import EmbeddedBus
 from higgins.runtime import views
+from higgins.runtime.agent_calls import LocalAgents
 from higgins.runtime.processing import Processors
 from higgins.settings import Settings
 from higgins.store.base import Store
 
 Progress = Callable[[str], None]
 T = TypeVar("T")
-
-
-class LocalAgents:
-    """The API's way to reach agents when they run in the same process."""
-
-    def __init__(self, agents: dict[str, Agent]) -> None:
-        self._agents = agents
-
-    def _agent(self, host: str) -> Agent:
-        agent = self._agents.get(host)
-        if agent is None:
-            raise errors.ApiError(503, "container.host_unavailable",
-                                  f"The agent of host {host} is not reachable.")
-        return agent
-
-    def _call(self, host: str, call: Callable[[Agent], T]) -> T:
-        try:
-            return call(self._agent(host))
-        except DriverError as error:
-            raise errors.conflict(str(error), code="container.runtime_error") from error
-
-    def logs(self, host: str, uuid: str, **options: Any) -> str:
-        return self._call(host, lambda agent: agent.logs(uuid, **options))
-
-    def execute(self, host: str, uuid: str, command: list[str], run: bool) -> dict[str, Any]:
-        return self._call(host, lambda agent: agent.execute(uuid, command, run))
-
-    def top(self, host: str, uuid: str, ps_args: str | None) -> dict[str, Any]:
-        return self._call(host, lambda agent: agent.top(uuid, ps_args))
-
-    def stats(self, host: str, uuid: str, name: str) -> dict[str, Any]:
-        return self._call(host, lambda agent: agent.stats(uuid, name))
 
 
 @dataclass

@@ -1,0 +1,89 @@
+"""WIRING: how the API reaches the agent on a container's host for synchronous calls: in the
+same process (embedded), or over the agent's HTTP API at the URL its host report carries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+
+from higgins.agents.agent import Agent
+from higgins.agents.docker_driver import DriverError
+from higgins.api import errors
+from higgins.store.base import Store
+
+T = TypeVar("T")
+_TIMEOUT_SECONDS = 60.0
+
+
+def _unreachable(host: str) -> errors.ApiError:
+    return errors.ApiError(503, "container.host_unavailable",
+                           f"The agent of host {host} is not reachable.")
+
+
+class LocalAgents:
+    """Agents running in this process (the embedded all-in-one)."""
+
+    def __init__(self, agents: dict[str, Agent]) -> None:
+        self._agents = agents
+
+    def _call(self, host: str, call: Callable[[Agent], T]) -> T:
+        agent = self._agents.get(host)
+        if agent is None:
+            raise _unreachable(host)
+        try:
+            return call(agent)
+        except DriverError as error:
+            raise errors.conflict(str(error), code="container.runtime_error") from error
+
+    def logs(self, host: str, uuid: str, **options: Any) -> str:
+        return self._call(host, lambda agent: agent.logs(uuid, **options))
+
+    def execute(self, host: str, uuid: str, command: list[str], run: bool) -> dict[str, Any]:
+        return self._call(host, lambda agent: agent.execute(uuid, command, run))
+
+    def top(self, host: str, uuid: str, ps_args: str | None) -> dict[str, Any]:
+        return self._call(host, lambda agent: agent.top(uuid, ps_args))
+
+    def stats(self, host: str, uuid: str, name: str) -> dict[str, Any]:
+        return self._call(host, lambda agent: agent.stats(uuid, name))
+
+
+class RemoteAgents:
+    """Agents in other processes: each host's report names its agent's URL."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._http = requests.Session()
+
+    def _call(self, host: str, uuid: str, call: str, body: dict[str, Any]) -> Any:
+        state = self._store.load_host(host)
+        if state is None or not state.agent_url:
+            raise _unreachable(host)
+        try:
+            response = self._http.post(f"{state.agent_url}/containers/{uuid}/{call}",
+                                       json=body, timeout=_TIMEOUT_SECONDS)
+        except requests.RequestException as error:
+            raise _unreachable(host) from error
+        if response.status_code == 409:
+            raise errors.conflict(response.json()["error"], code="container.runtime_error")
+        if response.status_code != 200:
+            raise _unreachable(host)
+        return response.json()
+
+    def logs(self, host: str, uuid: str, **options: Any) -> str:
+        return str(self._call(host, uuid, "logs", options)["logs"])
+
+    def execute(self, host: str, uuid: str, command: list[str], run: bool) -> dict[str, Any]:
+        found: dict[str, Any] = self._call(host, uuid, "execute",
+                                           {"command": command, "run": run})
+        return found
+
+    def top(self, host: str, uuid: str, ps_args: str | None) -> dict[str, Any]:
+        found: dict[str, Any] = self._call(host, uuid, "top", {"ps_args": ps_args})
+        return found
+
+    def stats(self, host: str, uuid: str, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = self._call(host, uuid, "stats", {"name": name})
+        return found
