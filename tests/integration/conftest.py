@@ -1,5 +1,8 @@
-"""Fixtures: a real `higgins up` process (own state dir, own host name, own port on 127.0.0.1)
-driving the real Docker engine started by scripts/start-docker.sh."""
+"""Fixtures: a real Higgins driving the real Docker engine started by scripts/start-docker.sh,
+on either backend: `embedded` (one `higgins up` process, own state dir) or `rabbitmq` (the
+processes `higgins processor all`, `higgins agent` and `higgins api` on the RabbitMQ and
+Cassandra of scripts/start-*.sh, in a virtual host and keyspace of their own). Each has its own
+host name and ports on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -17,6 +20,9 @@ from typing import Any, TypeVar
 import docker
 import pytest
 import requests
+
+from higgins.bus.base import Bus
+from tests.services import keyspace, rabbitmq_vhost
 
 V140 = {"OpenStack-API-Version": "container 1.40"}
 T = TypeVar("T")
@@ -43,6 +49,8 @@ def free_port() -> int:
 class Higgins:
     """One `higgins up` process; restartable on the same state, killable with SIGKILL."""
 
+    backend = "embedded"
+
     def __init__(self, workdir: Path) -> None:
         self.host = f"test-{uuidlib.uuid4().hex[:8]}"
         self.port = free_port()
@@ -55,6 +63,16 @@ class Higgins:
         )
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+
+    def open_bus(self) -> Bus:
+        """The deployment's bus, to read its log (the caller closes it)."""
+        from higgins import settings
+        from higgins.runtime import processes
+
+        return processes.open_bus(settings.load([], [str(self.config)]))
+
+    def close(self) -> None:
+        self.stop()
 
     def start(self) -> None:
         self.starts += 1
@@ -88,6 +106,84 @@ class Higgins:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
                 self.kill9()
+
+
+class Deployment(Higgins):
+    """The production shape: processor, agent and API as separate processes on RabbitMQ and
+    Cassandra; each process can be started, stopped or killed on its own."""
+
+    backend = "rabbitmq"
+    ROLES = ("processor", "agent", "api")
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self._vhost = rabbitmq_vhost("e2e")
+        amqp_url = self._vhost.__enter__()
+        self.keyspace = keyspace("e2e")
+        self.agent_port = free_port()
+        self.config.write_text(
+            self.config.read_text() +
+            f"[bus]\nurl = {amqp_url}\n[store]\nurl = cassandra://127.0.0.1:9042/{self.keyspace}\n"
+            f"[agent]\nport = {self.agent_port}\n")
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self) -> None:
+        for role in self.ROLES:
+            if role not in self.processes or self.processes[role].poll() is not None:
+                self.start_role(role)
+        wait_for(self._answers, 60, f"higgins on {self.url}")
+        wait_for(self._host_listed, 60, f"host {self.host} reported")
+
+    def start_role(self, role: str) -> None:
+        self.starts += 1
+        command = [sys.executable, "-m", "higgins.cli", "--config-file", str(self.config), role]
+        with open(self.workdir / f"{role}-{self.starts}.log", "wb") as log:
+            self.processes[role] = subprocess.Popen(
+                [*command, "all"] if role == "processor" else command,
+                stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        if role == "api":
+            self.process = self.processes[role]
+
+    def _host_listed(self) -> bool:
+        hosts = requests.get(self.url + "/v1/hosts", headers=V140, timeout=5).json()["hosts"]
+        return any(h["hostname"] == self.host for h in hosts)
+
+    def kill9_role(self, role: str) -> None:
+        self.processes[role].send_signal(signal.SIGKILL)
+        self.processes[role].wait(10)
+
+    def kill9(self) -> None:
+        for role in self.ROLES:
+            self.kill9_role(role)
+
+    def stop(self) -> None:
+        for child in self.processes.values():
+            if child.poll() is None:
+                child.terminate()
+        for child in self.processes.values():
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(10)
+
+    def close(self) -> None:
+        self.stop()
+        from cassandra.cluster import Cluster
+
+        cluster = Cluster(["127.0.0.1"], port=9042)
+        cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {self.keyspace}")
+        cluster.shutdown()
+        self._vhost.__exit__(None, None, None)
+
+
+BACKENDS = ["embedded", pytest.param("rabbitmq",
+                                     marks=[pytest.mark.rabbitmq, pytest.mark.cassandra])]
+
+
+def deployment(backend: str, workdir: Path) -> Higgins:
+    return Deployment(workdir) if backend == "rabbitmq" else Higgins(workdir)
 
 
 class Api:
@@ -143,22 +239,32 @@ def remove_host_containers(client: docker.DockerClient, host: str) -> None:
         container.remove(force=True)
 
 
-@pytest.fixture(scope="session")
-def higgins(tmp_path_factory: pytest.TempPathFactory,
+@pytest.fixture(scope="session", params=BACKENDS)
+def higgins(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
             docker_client: docker.DockerClient) -> Iterator[Higgins]:
-    server = Higgins(tmp_path_factory.mktemp("higgins"))
+    server = deployment(request.param, tmp_path_factory.mktemp(f"higgins-{request.param}"))
     server.start()
     yield server
-    server.stop()
+    server.close()
     remove_host_containers(docker_client, server.host)
 
 
 @pytest.fixture
 def fresh_higgins(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Higgins]:
-    """A Higgins of the test's own, for tests that kill or restart it."""
+    """An embedded Higgins of the test's own, for tests that kill or restart it."""
     server = Higgins(tmp_path)
     yield server
-    server.stop()
+    server.close()
+    remove_host_containers(docker_client, server.host)
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_deployment(request: pytest.FixtureRequest, tmp_path: Path,
+                     docker_client: docker.DockerClient) -> Iterator[Higgins]:
+    """A Higgins of the test's own on each backend, for tests that restart it."""
+    server = deployment(request.param, tmp_path)
+    yield server
+    server.close()
     remove_host_containers(docker_client, server.host)
 
 

@@ -146,7 +146,8 @@ def test_logs_tail_returns_the_last_lines(api: Api) -> None:
 
 
 def test_restart_reconciles_what_happened_while_down(
-        fresh_higgins: Higgins, docker_client: docker.DockerClient) -> None:
+        fresh_deployment: Higgins, docker_client: docker.DockerClient) -> None:
+    fresh_higgins = fresh_deployment
     fresh_higgins.start()
     api = Api(fresh_higgins.url)
     uuid = api.create()["uuid"]
@@ -159,11 +160,9 @@ def test_restart_reconciles_what_happened_while_down(
 
 
 def test_every_change_is_an_event_in_order(higgins: Higgins, api: Api) -> None:
-    from higgins.bus.embedded import EmbeddedBus
-
     uuid = api.create()["uuid"]
     api.wait_status(uuid, "Running")
-    bus = EmbeddedBus(higgins.workdir / "state" / "events.db")
+    bus = higgins.open_bus()
     history = wait_for(lambda: bus.history(uuid) if len(bus.history(uuid)) >= 4 else None)
     assert [e["type"] for e in history] == [
         "container.create.requested", "container.scheduled", "container.created",
