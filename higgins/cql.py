@@ -9,6 +9,11 @@ from dataclasses import dataclass
 
 from cassandra import DriverException, RequestExecutionException
 from cassandra.cluster import Cluster, NoHostAvailable, Session
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
 
 # Errors that say "Cassandra is away or slow right now", not "this request is wrong".
 TRANSIENT: tuple[type[Exception], ...] = (
@@ -37,7 +42,11 @@ class Target:
 def connect(target: Target, replication_factor: int = 1) -> tuple[Cluster, Session]:
     """A session on `target.keyspace`, created when missing (SimpleStrategy: an operator who
     wants NetworkTopologyStrategy creates the keyspace first)."""
-    cluster = Cluster(target.hosts, port=target.port)
+    cluster = Cluster(
+        target.hosts, port=target.port, protocol_version=5,
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        # back within a second or two of a node's restart, not the driver's default minutes
+        reconnection_policy=ExponentialReconnectionPolicy(0.2, 2.0))
     session = cluster.connect()
     session.execute(
         f"CREATE KEYSPACE IF NOT EXISTS {target.keyspace} WITH replication = "

@@ -7,6 +7,8 @@ from typing import Any
 import flask
 from werkzeug import exceptions as wz
 
+from higgins.faults import ServiceUnavailable
+
 
 class ApiError(Exception):
     """An answer other than success: status, a Zun-style code, and a detail for the user.
@@ -79,6 +81,13 @@ def register(app: flask.Flask) -> None:
         if status == 404:
             detail = f"The resource {flask.request.path} could not be found."
         return respond(ApiError(status, code, detail))
+
+    @app.errorhandler(ServiceUnavailable)
+    def unavailable(error: ServiceUnavailable) -> flask.Response:
+        app.logger.warning("service unavailable: %s", error)
+        return respond(ApiError(503, "container.service_unavailable",
+                                "The message bus, event log or view store is unavailable right "
+                                "now; try again. A change this answers is not accepted."))
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> flask.Response:

@@ -37,6 +37,7 @@ from higgins.bus.base import EVENTS, BusUnavailable, Handler
 from higgins.bus.cassandra_log import CassandraLog
 from higgins.bus.workers import Workers, handle_until_done
 from higgins.events import Envelope
+from higgins.faults import ServiceUnavailable
 
 LOG = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ _PUBLISH_DEADLINE_SECONDS = 30.0
 _POISON_TRIES = 5
 _DRAIN_SECONDS = 0.02
 # Failures that mean "a service is away": retried for as long as it takes, never dead-lettered.
-_TRANSIENT: tuple[type[Exception], ...] = (*cql.TRANSIENT, BusUnavailable, ConnectionError)
+_TRANSIENT: tuple[type[Exception], ...] = (
+    *cql.TRANSIENT, ServiceUnavailable, ConnectionError)
 
 
 def partition_of(subject: str, partitions: int) -> int:
@@ -113,17 +115,11 @@ class AmqpBus:
         for envelope in events:
             self._send(self._events, str(partition_of(envelope["subject"], self.partitions)),
                        envelope)
-        recorded = [self._append(envelope) for envelope in events]
+        recorded = [self.log.append(envelope) for envelope in events]
         for stream, command in commands:
             host = stream.removeprefix(COMMAND_PREFIX)
             self._send(self._commands, host, command, declare_host=host)
         return recorded
-
-    def _append(self, envelope: Envelope) -> Envelope:
-        try:
-            return self.log.append(envelope)
-        except cql.TRANSIENT as error:
-            raise BusUnavailable(f"the event log (Cassandra) is unavailable: {error}") from error
 
     def _send(self, exchange: kombu.Exchange, routing_key: str, envelope: Envelope,
               declare_host: str | None = None) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from higgins.events import Envelope
+from higgins.faults import ServiceUnavailable
 
 EVENTS = "events"
 
@@ -18,7 +19,7 @@ def command_stream(host: str) -> str:
 Handler = Callable[[Envelope], None]
 
 
-class BusUnavailable(RuntimeError):
+class BusUnavailable(ServiceUnavailable):
     """The broker or the log could not take a publish in time: nothing was acknowledged."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from cassandra.query import PreparedStatement
 
 from higgins import cql
+from higgins.bus.base import BusUnavailable
 from higgins.events import Envelope
 
 _MIGRATIONS = (
@@ -49,7 +50,10 @@ class CassandraLog:
             name: self._session.prepare(statement) for name, statement in _STATEMENTS.items()}
 
     def _run(self, name: str, *values: Any) -> Any:
-        return self._session.execute(self._prepared[name], values)
+        try:
+            return self._session.execute(self._prepared[name], values)
+        except cql.TRANSIENT as error:
+            raise BusUnavailable(f"the event log (Cassandra) is unavailable: {error}") from error
 
     def recorded(self, event_id: str) -> Envelope | None:
         """The envelope as recorded (with its seq) if this id is settled in the log."""

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from higgins.faults import ServiceUnavailable
 from higgins.processors.model import ContainerState, HostState
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """The views could not be read or written now (their database is away); try again."""
 
 
 class Store(Protocol):

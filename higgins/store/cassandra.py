@@ -11,6 +11,7 @@ from cassandra.query import PreparedStatement
 from higgins import cql
 from higgins.processors.model import ContainerState, HostState, Status
 from higgins.store import records
+from higgins.store.base import StoreUnavailable
 
 _MIGRATIONS = (
     """CREATE TABLE IF NOT EXISTS containers (
@@ -50,7 +51,10 @@ class CassandraStore:
         return cls(target.hosts, target.port, target.keyspace)
 
     def _run(self, name: str, *values: Any) -> Any:
-        return self._session.execute(self._prepared[name], values)
+        try:
+            return self._session.execute(self._prepared[name], values)
+        except cql.TRANSIENT as error:
+            raise StoreUnavailable(f"Cassandra is unavailable: {error}") from error
 
     def load_container(self, uuid: str) -> ContainerState | None:
         row = self._run("load_container", uuid).one()

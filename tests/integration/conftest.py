@@ -118,7 +118,7 @@ class Deployment(Higgins):
     def __init__(self, workdir: Path) -> None:
         super().__init__(workdir)
         self._vhost = rabbitmq_vhost("e2e")
-        amqp_url = self._vhost.__enter__()
+        self.amqp_url = amqp_url = self._vhost.__enter__()
         self.keyspace = keyspace("e2e")
         self.agent_port = free_port()
         self.config.write_text(
@@ -148,6 +148,14 @@ class Deployment(Higgins):
     def _host_listed(self) -> bool:
         hosts = requests.get(self.url + "/v1/hosts", headers=V140, timeout=5).json()["hosts"]
         return any(h["hostname"] == self.host for h in hosts)
+
+    def dead_letters(self) -> int:
+        """Messages parked in the dead-letter queue (poison); 0 when nothing went wrong."""
+        import kombu
+
+        with kombu.Connection(self.amqp_url) as connection:
+            declared = connection.channel().queue_declare("higgins.dead-letters", passive=True)
+            return int(declared.message_count)
 
     def kill9_role(self, role: str) -> None:
         self.processes[role].send_signal(signal.SIGKILL)
@@ -205,7 +213,13 @@ class Api:
         return created
 
     def show(self, ident: str) -> dict[str, Any] | None:
+        """The container, None when it is not found; a 503 (a service recovering from a fault)
+        is asked again, as a client would, for up to 60 s."""
+        deadline = time.monotonic() + 60
         response = self.call("GET", f"/v1/containers/{ident}")
+        while response.status_code == 503 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            response = self.call("GET", f"/v1/containers/{ident}")
         if response.status_code == 404:
             return None
         assert response.status_code == 200, response.text

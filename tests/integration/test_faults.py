@@ -1,0 +1,173 @@
+"""Faults on the production backend, with real services: restart RabbitMQ or Cassandra, or
+kill -9 a processor or the API, in the middle of a stream of creates and again of deletes.
+After each: every acknowledged create is Running exactly once (one Docker container), every
+acknowledged delete is gone from the API and from Docker, and the views agree with Docker."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+
+from tests.integration.conftest import (
+    Api,
+    Deployment,
+    docker_containers,
+    remove_host_containers,
+    wait_for,
+)
+from tests.services import ROOT
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.cassandra]
+
+CREATES = 10
+FAULT_AFTER = 3
+
+
+def _script(name: str) -> None:
+    subprocess.run([ROOT / "scripts" / name], check=True, timeout=180)
+
+
+def restart_rabbitmq(deployment: Deployment) -> None:
+    _script("stop-rabbitmq.sh")
+    time.sleep(1)
+    _script("start-rabbitmq.sh")
+
+
+def restart_cassandra(deployment: Deployment) -> None:
+    _script("stop-cassandra.sh")
+    time.sleep(1)
+    _script("start-cassandra.sh")
+
+
+def kill9_processor(deployment: Deployment) -> None:
+    deployment.kill9_role("processor")
+    deployment.start()  # starts what is not running, waits until it answers
+
+
+def kill9_api(deployment: Deployment) -> None:
+    deployment.kill9_role("api")
+    deployment.start()
+
+
+FAULTS: dict[str, Callable[[Deployment], None]] = {
+    "rabbitmq-restart": restart_rabbitmq,
+    "cassandra-restart": restart_cassandra,
+    "processor-kill9": kill9_processor,
+    "api-kill9": kill9_api,
+}
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Deployment]:
+    deployment = Deployment(tmp_path)
+    deployment.start()
+    yield deployment
+    deployment.close()
+    remove_host_containers(docker_client, deployment.host)
+
+
+def _stream(calls: list[Callable[[], bool]], fault: Callable[[], None]) -> None:
+    """Make the calls one after another from a thread (as a tenant's script would), and run
+    `fault` once FAULT_AFTER of them were acknowledged; unacknowledged calls are not retried."""
+    acknowledged = threading.Semaphore(0)
+
+    def client() -> None:
+        for call in calls:
+            if call():
+                acknowledged.release()
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    for _ in range(FAULT_AFTER):
+        assert acknowledged.acquire(timeout=120), "the stream stalled before the fault"
+    fault()
+    thread.join(300)
+    assert not thread.is_alive()
+
+
+def _accepted(send: Callable[[], requests.Response], statuses: tuple[int, ...]) -> bool:
+    """One attempt; a refused connection or a 5xx is an unacknowledged call (allowed while the
+    fault lasts), anything else must be the expected answer."""
+    try:
+        response = send()
+    except requests.ConnectionError:
+        time.sleep(0.2)
+        return False
+    if response.status_code >= 500:
+        return False
+    assert response.status_code in statuses, response.text
+    return True
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_acknowledged_creates_and_deletes_survive(
+        fault: str, cluster: Deployment, docker_client: docker.DockerClient) -> None:
+    api = Api(cluster.url)
+    created: list[str] = []
+
+    def create(index: int) -> Callable[[], bool]:
+        def call() -> bool:
+            response: list[requests.Response] = []
+
+            def send() -> requests.Response:
+                response.append(api.call("POST", "/v1/containers?run=true", json={
+                    "name": f"{fault}-{index}", "image": "busybox:local",
+                    "command": ["sleep", "300"]}))
+                return response[0]
+
+            if _accepted(send, (202,)):
+                created.append(response[0].json()["uuid"])
+                return True
+            return False
+
+        return call
+
+    _stream([create(i) for i in range(CREATES)], lambda: FAULTS[fault](cluster))
+    assert len(created) >= FAULT_AFTER
+    for uuid in created:
+        api.wait_status(uuid, "Running", timeout=120)
+        assert len(docker_containers(docker_client, uuid)) == 1, uuid
+
+    deleted: list[str] = []
+
+    def delete(uuid: str) -> Callable[[], bool]:
+        def call() -> bool:
+            if _accepted(lambda: api.call("DELETE", f"/v1/containers/{uuid}?force=True"),
+                         (204, 404)):
+                deleted.append(uuid)
+                return True
+            return False
+
+        return call
+
+    doomed = created[: len(created) // 2 + FAULT_AFTER]
+    _stream([delete(uuid) for uuid in doomed], lambda: FAULTS[fault](cluster))
+    for uuid in deleted:
+        api.wait_gone(uuid, timeout=120)
+        wait_for(lambda u=uuid: docker_containers(docker_client, u) == [], 60,  # type: ignore
+                 f"{uuid} removed from Docker")
+    _views_agree_with_docker(api, docker_client, cluster.host)
+    assert cluster.dead_letters() == 0
+
+
+def _views_agree_with_docker(api: Api, docker_client: docker.DockerClient, host: str) -> None:
+    """Every container the API lists on this host is in Docker in the same state, and every
+    Docker container of this host is listed."""
+    def agree() -> bool:
+        listed = {c["uuid"]: c["status"] for c in
+                  api.call("GET", "/v1/containers").json()["containers"]
+                  if c.get("host") == host and not c.get("task_state")}
+        in_docker = {c.labels["higgins.uuid"]: c.status for c in docker_client.containers.list(
+            all=True, filters={"label": f"higgins.host={host}"})}
+        return set(listed) == set(in_docker) and all(
+            (status == "Running") == (in_docker[uuid] == "running")
+            for uuid, status in listed.items())
+
+    wait_for(agree, 60, "views to agree with Docker")
