@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cassandra import DriverException, RequestExecutionException
-from cassandra.cluster import Cluster, NoHostAvailable, Session
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    ExecutionProfile,
+    NoHostAvailable,
+    Session,
+)
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
     ExponentialReconnectionPolicy,
@@ -44,7 +50,8 @@ def connect(target: Target, replication_factor: int = 1) -> tuple[Cluster, Sessi
     wants NetworkTopologyStrategy creates the keyspace first)."""
     cluster = Cluster(
         target.hosts, port=target.port, protocol_version=5,
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        execution_profiles={EXEC_PROFILE_DEFAULT: ExecutionProfile(
+            load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()))},
         # back within a second or two of a node's restart, not the driver's default minutes
         reconnection_policy=ExponentialReconnectionPolicy(0.2, 2.0))
     session = cluster.connect()

@@ -19,14 +19,18 @@ reason other than a service being away."""
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import logging
+import os
 import queue
 import socket
 import threading
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import kombu
 from kombu.message import Message
@@ -169,7 +173,13 @@ class AmqpBus:
         else:
             queues = [self._command_queue(stream.removeprefix(COMMAND_PREFIX))]
             handle = handler
-        _Consumer(self.url, queues, handle, stop, concurrency, self.prefetch).run()
+        membership = None
+        member = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        if stream == EVENTS and len(queues) > 1:
+            def membership() -> list[str]:
+                return self.log.heartbeat(consumer, member, _MEMBER_TTL_SECONDS)
+        _Consumer(self.url, queues, handle, stop, concurrency, self.prefetch,
+                  membership, member).run()
 
     def _recording(self, handler: Handler) -> Handler:
         """Events arrive from the broker before (or without, after a crash) their append:
@@ -210,24 +220,46 @@ class _Publisher:
             pass
 
 
-Delivery = tuple[int, Message]  # (connection generation, message)
+class Delivery(NamedTuple):
+    generation: int  # of the connection it came on: acks on a dead channel are meaningless
+    queue: str
+    message: Message
+
+
+_REBALANCE_SECONDS = 2.0
+_MEMBER_TTL_SECONDS = 8
 
 
 class _Consumer:
     """One AMQP connection consuming `queues`; workers handle, this thread acknowledges
     (kombu channels are not thread-safe). Reconnects after a broker restart; what was in
-    flight on the old connection is redelivered by the broker and handled again."""
+    flight on the old connection is redelivered by the broker and handled again.
+
+    Sharing: every process of a group subscribes to every queue, and single active consumer
+    makes one of them the taker (the others wait, and take over the moment it goes). When
+    `membership` shows other live members, a process hands each queue it is active on but
+    that another member is preferred for (queue i -> member i mod n) to the next in line:
+    it stops taking that queue's messages, lets the ones in hand finish and be acknowledged,
+    cancels, returns what it held, and subscribes again at the back of the line."""
 
     def __init__(self, url: str, queues: list[kombu.Queue], handler: Handler,
-                 stop: threading.Event, concurrency: int, prefetch: int) -> None:
+                 stop: threading.Event, concurrency: int, prefetch: int,
+                 membership: Callable[[], list[str]] | None = None, member: str = "") -> None:
         self._url = url
         self._queues = queues
         self._handler = handler
         self._stop = stop
         self._prefetch = prefetch
+        self._membership = membership
+        self._member = member
         self._generation = 0
         self._done: queue.SimpleQueue[tuple[Delivery, bool]] = queue.SimpleQueue()
         self._workers: Workers[Delivery] = Workers(self._work, concurrency)
+        self._active: set[str] = set()  # queues this process received from since subscribing
+        self._in_hand: collections.Counter[str] = collections.Counter()
+        self._handing: dict[str, list[Message]] = {}  # queue -> held back while handing off
+        self._consumers: dict[str, kombu.Consumer] = {}
+        self.handed_off = 0
 
     def run(self) -> None:
         delay = 0.2
@@ -248,23 +280,43 @@ class _Consumer:
         with kombu.Connection(self._url, heartbeat=10) as connection:
             connection.ensure_connection(max_retries=1)
             self._generation += 1
+            self._active.clear()
+            self._in_hand.clear()
+            self._handing.clear()
             channel = connection.channel()
             channel.basic_qos(0, self._prefetch, False)
-            queues = [q(channel) for q in self._queues]
-            for declared in queues:
-                declared.declare()
-            with kombu.Consumer(channel, queues=queues, on_message=self._received,
-                                auto_declare=False, no_ack=False):
-                LOG.info("consuming %s", ", ".join(q.name for q in queues))
+            for declared in self._queues:
+                declared(channel).declare()
+            self._consumers = {q.name: self._subscribe(channel, q) for q in self._queues}
+            LOG.info("consuming %s", ", ".join(q.name for q in self._queues))
+            next_balance = time.monotonic()
+            try:
                 while not self._stop.is_set() and not self._workers.failed:
                     self._acknowledge()
+                    self._finish_hand_offs(channel)
+                    if time.monotonic() >= next_balance:
+                        self._balance()
+                        next_balance = time.monotonic() + _REBALANCE_SECONDS
                     try:
                         connection.drain_events(timeout=_DRAIN_SECONDS)
                     except TimeoutError:
                         connection.heartbeat_check()
                 self._acknowledge()
+            finally:
+                for consumer in self._consumers.values():
+                    consumer.cancel()
 
-    def _received(self, message: Message) -> None:
+    def _subscribe(self, channel: Any, declared: kombu.Queue) -> kombu.Consumer:
+        consumer = kombu.Consumer(channel, queues=[declared(channel)], auto_declare=False,
+                                  on_message=lambda m: self._received(declared.name, m),
+                                  no_ack=False)
+        consumer.consume()
+        return consumer
+
+    def _received(self, queue_name: str, message: Message) -> None:
+        if queue_name in self._handing:
+            self._handing[queue_name].append(message)
+            return
         try:
             envelope: Envelope = json.loads(message.body)
             ev.validate(envelope)
@@ -273,7 +325,51 @@ class _Consumer:
                       error, message.body)
             message.reject(requeue=False)
             return
-        self._workers.submit((self._generation, message), envelope)
+        self._active.add(queue_name)
+        self._in_hand[queue_name] += 1
+        self._workers.submit(Delivery(self._generation, queue_name, message), envelope)
+
+    # -- sharing a group's queues between its processes ------------------------------------
+
+    def _balance(self) -> None:
+        if self._membership is None:
+            return
+        try:
+            members = self._membership()
+        except Exception as error:  # noqa: BLE001 - without membership, keep what we have
+            LOG.warning("cannot read the group's members (%s)", error)
+            return
+        if len(members) < 2 or self._member not in members:
+            return
+        for index, declared in enumerate(self._queues):
+            preferred = members[index % len(members)]
+            name = declared.name
+            if preferred != self._member and name in self._active and name not in self._handing:
+                LOG.info("handing %s to %s", name, preferred)
+                self._hold_back(name)
+
+    def _hold_back(self, name: str) -> None:
+        """Stop handling `name`: what is queued for the workers is held, to be returned."""
+        self._handing[name] = []
+
+        def other_queue(delivery: Delivery) -> bool:
+            return delivery.queue != name
+
+        for delivery in self._workers.discard(other_queue):
+            self._in_hand[name] -= 1
+            self._handing[name].append(delivery.message)
+
+    def _finish_hand_offs(self, channel: Any) -> None:
+        for name in [n for n, held in self._handing.items() if self._in_hand[n] == 0]:
+            self._consumers[name].cancel()
+            for message in self._handing.pop(name):
+                message.reject(requeue=True)  # to whoever is next in line
+            self._active.discard(name)
+            declared = next(q for q in self._queues if q.name == name)
+            self._consumers[name] = self._subscribe(channel, declared)
+            self.handed_off += 1
+
+    # -- handling and acknowledging --------------------------------------------------------
 
     def _work(self, delivery: Delivery, envelope: Envelope) -> bool:
         poisoned = False
@@ -297,12 +393,13 @@ class _Consumer:
     def _acknowledge(self) -> None:
         while True:
             try:
-                (generation, message), handled = self._done.get_nowait()
+                delivery, handled = self._done.get_nowait()
             except queue.Empty:
                 return
-            if generation != self._generation:
+            if delivery.generation != self._generation:
                 continue  # its channel is gone: the broker delivers it again
+            self._in_hand[delivery.queue] -= 1
             if handled:
-                message.ack()
+                delivery.message.ack()
             else:
-                message.reject(requeue=False)
+                delivery.message.reject(requeue=False)

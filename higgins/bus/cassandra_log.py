@@ -28,6 +28,8 @@ _MIGRATIONS = (
         subject text, seq int, id text, body text, PRIMARY KEY (subject, seq))""",
     """CREATE TABLE IF NOT EXISTS event_ids (id text PRIMARY KEY, subject text, seq int,
         body text)""",
+    """CREATE TABLE IF NOT EXISTS consumer_members (
+        consumer_group text, member text, PRIMARY KEY (consumer_group, member))""",
 )
 
 _STATEMENTS = {
@@ -39,6 +41,8 @@ _STATEMENTS = {
     "by_id": "SELECT body FROM event_ids WHERE id = ?",
     "history": "SELECT seq, body FROM events WHERE subject = ? AND seq > ?",
     "subjects": "SELECT subject FROM event_heads",
+    "heartbeat": "INSERT INTO consumer_members (consumer_group, member) VALUES (?, ?) USING TTL ?",
+    "members": "SELECT member FROM consumer_members WHERE consumer_group = ?",
 }
 
 
@@ -108,6 +112,11 @@ class CassandraLog:
     def subjects(self) -> Iterator[str]:
         for row in self._run("subjects"):
             yield row.subject
+
+    def heartbeat(self, group: str, member: str, ttl_seconds: int) -> list[str]:
+        """Say `member` of `group` is alive for `ttl_seconds`; the live members, sorted."""
+        self._run("heartbeat", group, member, ttl_seconds)
+        return sorted(row.member for row in self._run("members", group))
 
     def truncate(self) -> None:
         """Forget every event (tests only)."""

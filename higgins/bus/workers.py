@@ -42,12 +42,12 @@ class Workers(Generic[Token]):
             self._pending.append((token, envelope))
             self._ready.notify()
 
-    def discard(self, keep: Callable[[Token], bool]) -> int:
-        """Drop queued (not yet taken) envelopes whose token fails `keep`; how many."""
+    def discard(self, keep: Callable[[Token], bool]) -> list[Token]:
+        """Drop queued (not yet taken) envelopes whose token fails `keep`; their tokens."""
         with self._ready:
-            before = len(self._pending)
+            dropped = [token for token, _ in self._pending if not keep(token)]
             self._pending = collections.deque(i for i in self._pending if keep(i[0]))
-            return before - len(self._pending)
+            return dropped
 
     def queued(self) -> int:
         with self._ready:

@@ -134,16 +134,20 @@ class Deployment(Higgins):
         wait_for(self._answers, 60, f"higgins on {self.url}")
         wait_for(self._host_listed, 60, f"host {self.host} reported")
 
-    def start_role(self, role: str) -> None:
+    def start_role(self, role: str, name: str = "") -> Path:
+        """Start one process (`name` tells a second one of a role apart); its log file."""
         self.starts += 1
+        name = name or role
         command = [sys.executable, "-m", "higgins.cli", "--config-file", str(self.config), role]
-        with open(self.workdir / f"{role}-{self.starts}.log", "wb") as log:
-            self.processes[role] = subprocess.Popen(
+        log_path = self.workdir / f"{name}-{self.starts}.log"
+        with open(log_path, "wb") as log:
+            self.processes[name] = subprocess.Popen(
                 [*command, "all"] if role == "processor" else command,
                 stdout=log, stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
         if role == "api":
-            self.process = self.processes[role]
+            self.process = self.processes[name]
+        return log_path
 
     def _host_listed(self) -> bool:
         hosts = requests.get(self.url + "/v1/hosts", headers=V140, timeout=5).json()["hosts"]
@@ -157,13 +161,13 @@ class Deployment(Higgins):
             declared = connection.channel().queue_declare("higgins.dead-letters", passive=True)
             return int(declared.message_count)
 
-    def kill9_role(self, role: str) -> None:
-        self.processes[role].send_signal(signal.SIGKILL)
-        self.processes[role].wait(10)
+    def kill9_role(self, name: str) -> None:
+        self.processes[name].send_signal(signal.SIGKILL)
+        self.processes[name].wait(10)
 
     def kill9(self) -> None:
-        for role in self.ROLES:
-            self.kill9_role(role)
+        for name in self.processes:
+            self.kill9_role(name)
 
     def stop(self) -> None:
         for child in self.processes.values():

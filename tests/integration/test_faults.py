@@ -171,3 +171,29 @@ def _views_agree_with_docker(api: Api, docker_client: docker.DockerClient, host:
             for uuid, status in listed.items())
 
     wait_for(agree, 60, "views to agree with Docker")
+
+
+def _handled(log: Path) -> int:
+    """Events the fold processor of this process handled (one log line each)."""
+    return sum('"message": "event container.' in line for line in log.read_text().splitlines())
+
+
+def test_two_processor_processes_share_the_work_and_cover_for_each_other(
+        cluster: Deployment, docker_client: docker.DockerClient) -> None:
+    api = Api(cluster.url)
+    second = cluster.start_role("processor", name="processor-2")
+    first = cluster.workdir / "processor-1.log"
+    time.sleep(8)  # a couple of membership rounds: the first hands the second its share
+    uuids = [api.create(name=f"shared-{i}")["uuid"] for i in range(12)]
+    for uuid in uuids:
+        api.wait_status(uuid, "Running", timeout=60)
+        assert len(docker_containers(docker_client, uuid)) == 1
+    assert _handled(first) > 0 and _handled(second) > 0, (_handled(first), _handled(second))
+
+    cluster.kill9_role("processor")  # the other takes every queue over
+    more = [api.create(name=f"after-{i}")["uuid"] for i in range(4)]
+    for uuid in more:
+        api.wait_status(uuid, "Running", timeout=60)
+        assert len(docker_containers(docker_client, uuid)) == 1
+    _views_agree_with_docker(api, docker_client, cluster.host)
+    assert cluster.dead_letters() == 0
