@@ -30,6 +30,9 @@ COMMAND = ["sleep", "300"]
 HEADERS = {"OpenStack-API-Version": "container 1.40"}
 WAIT_SECONDS = 60.0
 TARGETS = {"overhead_p50_ms": 25.0, "throughput_ratio": 0.90, "idle_rss_mb": 150.0}
+# H2: separate processes over RabbitMQ and Cassandra
+RABBITMQ_TARGETS = {"overhead_p50_ms": 60.0, "throughput_ratio": 0.0, "idle_rss_mb": 150.0}
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -55,7 +58,8 @@ def _summarise(mode: str, concurrency: int, latencies: list[float], wall: float)
 class Higgins:
     """A `higgins up` of the benchmark's own, on a free port, with a fresh state directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, backend: str = "embedded") -> None:
+        self.backend = backend
         self.workdir = Path(tempfile.mkdtemp(prefix="higgins-bench-"))
         self.host = f"bench-{uuid.uuid4().hex[:8]}"
         with socket.socket() as sock:
@@ -66,13 +70,26 @@ class Higgins:
             f"[DEFAULT]\nhost = {self.host}\nstate_path = {self.workdir / 'state'}\n"
             f"log_level = WARNING\n[api]\nport = {self.port}\n")
         self.process: subprocess.Popen[bytes] | None = None
+        self.vhost = f"higgins-bench-{uuid.uuid4().hex[:8]}"
+        self.keyspace = f"higgins_bench_{uuid.uuid4().hex[:8]}"
+        if backend == "rabbitmq":
+            subprocess.run([ROOT / "scripts" / "rabbitmq-vhost.sh", self.vhost], check=True)
+            with sock_port() as agent_port:
+                pass
+            with open(self.workdir / "higgins.conf", "a") as conf:
+                conf.write(f"[bus]\nurl = amqp://guest:guest@127.0.0.1:5672/{self.vhost}\n"
+                           f"[store]\nurl = cassandra://127.0.0.1:9042/{self.keyspace}\n"
+                           f"[agent]\nport = {agent_port}\n")
 
     def start(self) -> None:
         with open(self.workdir / "higgins.log", "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "higgins.cli", "--config-file",
-                 str(self.workdir / "higgins.conf"), "up"], stdout=log, stderr=subprocess.STDOUT)
+                 str(self.workdir / "higgins.conf"), "up", "--backend", self.backend],
+                stdout=log, stderr=subprocess.STDOUT)
         _wait(lambda: _answers(self.url), f"higgins on {self.url}")
+        _wait(lambda: self.host in requests.get(f"{self.url}/v1/hosts", timeout=5).text,
+              f"host {self.host} reported")
 
     def rss_mb(self) -> float:
         assert self.process is not None
@@ -86,10 +103,25 @@ class Higgins:
             return
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(20)
+            self.process.wait(30)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
+        if self.backend == "rabbitmq":
+            subprocess.run([ROOT / "scripts" / "rabbitmq-vhost.sh", "--delete", self.vhost],
+                           check=True)
+            from cassandra.cluster import Cluster
+
+            cluster = Cluster(["127.0.0.1"], port=9042, protocol_version=5)
+            cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {self.keyspace}")
+            cluster.shutdown()
+
+
+@contextmanager
+def sock_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 def _answers(url: str) -> bool:
@@ -170,11 +202,12 @@ def cleanup(url: str | None, client: docker.DockerClient, higgins_made: list[str
 
 
 @contextmanager
-def higgins_under_test(url: str | None) -> Iterator[tuple[str, Higgins | None]]:
+def higgins_under_test(url: str | None,
+                       backend: str = "embedded") -> Iterator[tuple[str, Higgins | None]]:
     if url:
         yield url, None
         return
-    server = Higgins()
+    server = Higgins(backend)
     try:
         server.start()
         yield server.url, server
@@ -242,6 +275,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--count", type=int, default=20, help="containers per measurement")
     parser.add_argument("--concurrency", default="1,4", help="comma-separated levels")
     parser.add_argument("--url", help="measure an already running Higgins instead")
+    parser.add_argument("--backend", choices=("embedded", "rabbitmq"), default="embedded",
+                        help="rabbitmq: `higgins up --backend rabbitmq` (api, processor and "
+                             "agent processes on the services of scripts/start-*.sh)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--poll-ms", type=float, default=10.0,
                         help="how often a waiting client asks for the status")
@@ -251,12 +287,14 @@ def main(argv: list[str]) -> int:
     levels = [int(x) for x in args.concurrency.split(",")]
     client = docker.DockerClient(base_url="unix:///var/run/docker.sock", version="auto")
     rss: dict[str, float] = {}
-    with higgins_under_test(args.url) as (url, server):
-        if server is not None:
+    if args.backend == "rabbitmq":
+        TARGETS.update(RABBITMQ_TARGETS)
+    with higgins_under_test(args.url, args.backend) as (url, server):
+        if server is not None and args.backend == "embedded":
             time.sleep(3)
             rss["idle after start"] = server.rss_mb()
         results = run_rounds(url, client, args.count, levels)
-        if server is not None:
+        if server is not None and args.backend == "embedded":
             time.sleep(3)
             rss["idle after the run"] = server.rss_mb()
     rows = comparisons(results)

@@ -30,6 +30,11 @@ _OPTS = {
                         "deployment's life (a container's events always take the same one)."),
     ],
     "store": [cfg.StrOpt("url", help="sqlite:///path (embedded); default under state_path.")],
+    "processor": [
+        cfg.IntOpt("concurrency", default=8, min=1,
+                   help="Workers per stream processor in `higgins processor` (containers "
+                        "handled at once; each container's events stay in order)."),
+    ],
     "docker": [
         cfg.StrOpt("url", default="unix:///var/run/docker.sock"),
         cfg.StrOpt("api_version", default="auto"),
@@ -83,6 +88,7 @@ class Settings:
     api: ApiSettings
     agent: AgentSettings
     bus: BusSettings
+    processor_concurrency: int = 8
 
 
 def default_state_path() -> Path:
@@ -112,4 +118,5 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
                             agent.concurrency, agent.availability_zone, agent.host_ip,
                             agent.port, agent.url or f"http://{agent.host_ip}:{agent.port}"),
         bus=BusSettings(bus_url, conf.bus.log_url or store_url, conf.bus.partitions),
+        processor_concurrency=conf.processor.concurrency,
     )

@@ -75,10 +75,14 @@ class Processors:
         outcome = scheduling.schedule(state, self.store.list_hosts(), envelope)
         publishing.publish_outcome(self.bus, envelope, outcome)
 
-    def run(self, stop: threading.Event, names: tuple[str, ...] = NAMES) -> list[threading.Thread]:
+    def run(self, stop: threading.Event, names: tuple[str, ...] = NAMES,
+            concurrency: int = 1) -> list[threading.Thread]:
+        """Consume the event stream with `concurrency` workers per processor (one container's
+        events are still handled one at a time, in order)."""
         handlers = {"fold": self.fold, "scheduler": self.schedule}
         threads = [
-            threading.Thread(target=self.bus.consume, args=(name, EVENTS, handlers[name], stop),
+            threading.Thread(target=self.bus.consume,
+                             args=(name, EVENTS, handlers[name], stop, concurrency),
                              daemon=True, name=f"processor-{name}")
             for name in names
         ]
