@@ -7,9 +7,12 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from higgins import logs, settings
+
+if TYPE_CHECKING:
+    from higgins.bus.base import Bus
 
 
 def _progress(step: str) -> None:
@@ -156,33 +159,41 @@ def replay(args: argparse.Namespace, rest: list[str]) -> int:
     """Fold the retained log again: --check compares with the views, --into rebuilds them."""
     from pathlib import Path
 
-    from higgins import store as stores
     from higgins.bus.embedded import EmbeddedBus
     from higgins.runtime import allinone
-    from higgins.runtime import replay as replaying
-    from higgins.store.sqlite import SqliteStore
 
     options = argparse.ArgumentParser(prog="higgins replay")
     options.add_argument("--check", action="store_true", help="compare with the stored views")
     options.add_argument("--into", type=Path, help="rebuild the views into this new SQLite file")
     wanted, rest = options.parse_known_args(rest)
     conf = settings.load(rest, args.config_file)
+    if not conf.bus_url.startswith("sqlite://"):  # a shared log: processes keep running
+        from higgins.runtime import processes
+
+        return _replay(wanted, processes.open_bus(conf), conf.store_url)
     try:
         lock = allinone.lock_state(conf.state_path)
     except allinone.StateInUse as error:
         print(f"higgins replay: {error}; stop it first", file=sys.stderr)
         return 1
     with lock:
-        bus = EmbeddedBus.from_url(conf.bus_url)
-        if wanted.into:
-            written = replaying.rebuild(bus, SqliteStore(wanted.into))
-            print(f"rebuilt {written} views into {wanted.into}")
-            return 0
-        report = replaying.check(bus, stores.by_url(conf.store_url))
-        for difference in report.differences:
-            print(difference)
-        print(f"{report.checked} subjects replayed, {len(report.differences)} differ")
-        return 1 if report.differences else 0
+        return _replay(wanted, EmbeddedBus.from_url(conf.bus_url), conf.store_url)
+
+
+def _replay(wanted: argparse.Namespace, bus: Bus, store_url: str) -> int:
+    from higgins import store as stores
+    from higgins.runtime import replay as replaying
+    from higgins.store.sqlite import SqliteStore
+
+    if wanted.into:
+        written = replaying.rebuild(bus, SqliteStore(wanted.into))
+        print(f"rebuilt {written} views into {wanted.into}")
+        return 0
+    report = replaying.check(bus, stores.by_url(store_url))
+    for difference in report.differences:
+        print(difference)
+    print(f"{report.checked} subjects replayed, {len(report.differences)} differ")
+    return 1 if report.differences else 0
 
 
 def bench(args: argparse.Namespace, rest: list[str]) -> int:

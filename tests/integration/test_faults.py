@@ -6,6 +6,7 @@ acknowledged delete is gone from the API and from Docker, and the views agree wi
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -197,3 +198,7 @@ def test_two_processor_processes_share_the_work_and_cover_for_each_other(
         assert len(docker_containers(docker_client, uuid)) == 1
     _views_agree_with_docker(api, docker_client, cluster.host)
     assert cluster.dead_letters() == 0
+    checked = subprocess.run(
+        [sys.executable, "-m", "higgins.cli", "--config-file", str(cluster.config), "replay",
+         "--check"], capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
