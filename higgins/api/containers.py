@@ -249,7 +249,9 @@ def _update_limits(state: ContainerState,
     (if not, they are still on their way: 202 rather than 200)."""
     requested = _act_on(state, Action.UPDATE, limits)
     svc = services()
-    result = _await_result(svc, requested.uuid, requested.seq, flask.g.request_id)
+    # From the start of the history, not from the view's seq: on a bus that delivers before
+    # the API has folded its own event, the agent's answer can already be in that view.
+    result = _await_result(svc, requested.uuid, flask.g.request_id)
     if result is None:
         return requested, False
     if result["type"] == EventType.UPDATE_FAILED:
@@ -258,13 +260,12 @@ def _update_limits(state: ContainerState,
     return current or requested, True
 
 
-def _await_result(svc: Services, uuid: str, after_seq: int,
-                  request_id: str) -> events.Envelope | None:
+def _await_result(svc: Services, uuid: str, request_id: str) -> events.Envelope | None:
     """The agent's answer to this request (same request id), if it comes in time."""
     answers = (EventType.UPDATED, EventType.UPDATE_FAILED)
     deadline = time.monotonic() + _UPDATE_WAIT_SECONDS
     while time.monotonic() < deadline:
-        for envelope in svc.bus.history(uuid, after_seq=after_seq):
+        for envelope in svc.bus.history(uuid):
             if envelope["request_id"] == request_id and envelope["type"] in answers:
                 return envelope
         time.sleep(0.01)

@@ -131,7 +131,15 @@ class AmqpBus:
         deadline = time.monotonic() + _PUBLISH_DEADLINE_SECONDS
         delay = 0.1
         while True:
-            publisher = self._take_publisher()
+            try:
+                publisher = self._take_publisher()
+            except BusUnavailable as error:
+                if time.monotonic() + delay > deadline:
+                    raise
+                LOG.warning("cannot connect to publish (%s); retrying", error)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
             try:
                 if declare_host is not None:
                     self._ensure_command_queue(publisher, declare_host)
