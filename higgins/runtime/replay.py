@@ -51,7 +51,9 @@ def rebuild(bus: Bus, store: Store) -> int:
     for subject in bus.subjects():
         state = _replayed(bus, subject)
         if isinstance(state, ContainerState):
-            written += store.save_container(state, None)
+            store.save_container(state)
+            written += 1
         elif isinstance(state, HostState):
-            written += store.save_host(state, None)
+            store.save_host(state)
+            written += 1
     return written

@@ -1,10 +1,13 @@
-"""WIRING: bring a view up to date with the log: load, fold what it has not seen, compare-and-set.
-Used by the fold processor and by the API (read-your-writes), so both write the same folds."""
+"""WIRING: bring a view up to date with the log: load, fold what it has not seen, save.
+Used by the processors (through `Folds`, which remembers what it saved), the agent and the API
+(read-your-writes), so all of them write the same folds."""
 
 from __future__ import annotations
 
+import collections
+import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from higgins import events
 from higgins.bus.base import Bus
@@ -13,37 +16,89 @@ from higgins.processors.model import ContainerState, HostState
 from higgins.store.base import Store
 
 T = TypeVar("T", ContainerState, HostState)
+Fold = Callable[[T | None, events.Envelope], T | None]
 
-_ATTEMPTS = 20
 
-
-def _catch_up(
-    bus: Bus,
-    subject: str,
-    load: Callable[[], T | None],
-    save: Callable[[T, int | None], bool],
-    fold: Callable[[T | None, events.Envelope], T | None],
-) -> T | None:
-    for _ in range(_ATTEMPTS):
-        stored = load()
-        seen = stored.seq if stored is not None else 0
-        state = stored
-        for envelope in bus.history(subject, after_seq=seen):
-            state = fold(state, envelope)
-        if state is None or state is stored:
-            return state
-        if save(state, stored.seq if stored is not None else None):
-            return state
-    raise RuntimeError(f"view of {subject} kept changing under {_ATTEMPTS} attempts")
+def _catch_up(bus: Bus, subject: str, start: T | None, save: Callable[[T], None],
+              fold: Fold[T]) -> T | None:
+    """Fold the log after `start` (a state of `subject` at some seq, or None) and save the
+    result if it moved. Saves keep the highest seq (store/base.py), so racing writers agree."""
+    state = start
+    for envelope in bus.history(subject, after_seq=start.seq if start is not None else 0):
+        state = fold(state, envelope)
+    if state is not None and state is not start:
+        save(state)
+    return state
 
 
 def current_container(bus: Bus, store: Store, uuid: str) -> ContainerState | None:
-    return _catch_up(
-        bus, uuid, lambda: store.load_container(uuid), store.save_container, containers.fold
-    )
+    return _catch_up(bus, uuid, store.load_container(uuid), store.save_container,
+                     containers.fold)
 
 
 def current_host(bus: Bus, store: Store, name: str) -> HostState | None:
-    return _catch_up(
-        bus, events.host_subject(name), lambda: store.load_host(name), store.save_host, hosts.fold
-    )
+    return _catch_up(bus, events.host_subject(name), store.load_host(name), store.save_host,
+                     hosts.fold)
+
+
+class _Remembered(Generic[T]):
+    """The last state this process saved per subject, bounded (least recent out). A state at
+    seq N is the same whoever folds it, so a remembered one is never wrong, only perhaps behind."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._states: collections.OrderedDict[str, T] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, subject: str) -> T | None:
+        with self._lock:
+            return self._states.get(subject)
+
+    def keep(self, subject: str, state: T) -> None:
+        with self._lock:
+            known = self._states.get(subject)
+            if known is None or known.seq < state.seq:
+                self._states[subject] = state
+            self._states.move_to_end(subject)
+            if len(self._states) > self._size:
+                self._states.popitem(last=False)
+
+
+class Folds:
+    """Folds delivered events into the views for a consuming process. The event right after
+    the state this process last saved costs one write and no read; anything else (a gap left
+    by another process, a restart) loads the view and reads the log from there."""
+
+    def __init__(self, bus: Bus, store: Store, size: int = 20_000) -> None:
+        self._bus = bus
+        self._store = store
+        self._containers: _Remembered[ContainerState] = _Remembered(size)
+        self._hosts: _Remembered[HostState] = _Remembered(size)
+
+    def container(self, envelope: events.Envelope) -> ContainerState | None:
+        """The view of the event's container with the event folded in."""
+        uuid = envelope["subject"]
+        return self._apply(envelope, self._containers, lambda: self._store.load_container(uuid),
+                           self._store.save_container, containers.fold)
+
+    def host(self, envelope: events.Envelope) -> HostState | None:
+        name = envelope["subject"].removeprefix(events.HOST_SUBJECT_PREFIX)
+        return self._apply(envelope, self._hosts, lambda: self._store.load_host(name),
+                           self._store.save_host, hosts.fold)
+
+    def _apply(self, envelope: events.Envelope, remembered: _Remembered[T],
+               load: Callable[[], T | None], save: Callable[[T], None],
+               fold: Fold[T]) -> T | None:
+        subject, seq = envelope["subject"], envelope["seq"]
+        known = remembered.get(subject)
+        if known is not None and seq <= known.seq:
+            return known  # folded already (a redelivery, or the other processor was first)
+        if known is not None and seq == known.seq + 1 or known is None and seq == 1:
+            state = fold(known, envelope)
+            if state is not None and state is not known:
+                save(state)
+        else:
+            state = _catch_up(self._bus, subject, known or load(), save, fold)
+        if state is not None:
+            remembered.keep(subject, state)
+        return state

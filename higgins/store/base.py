@@ -1,4 +1,8 @@
-"""EDGE: the Store port: materialised views (folds of the event log) with compare-and-set writes."""
+"""EDGE: the Store port: materialised views (folds of the event log), written last-seq-wins.
+
+A view at seq N is the fold of its subject's first N events, and the log never changes, so two
+writers at the same seq write the same thing and a higher seq is always the newer truth: saves
+commute, and no read, lock or compare-and-set is needed to keep a view right."""
 
 from __future__ import annotations
 
@@ -15,9 +19,8 @@ class StoreUnavailable(ServiceUnavailable):
 class Store(Protocol):
     def load_container(self, uuid: str) -> ContainerState | None: ...
 
-    def save_container(self, state: ContainerState, expected_seq: int | None) -> bool:
-        """Write `state` only if the stored one is at `expected_seq` (None: absent).
-        False when another writer got there first: reload and fold again."""
+    def save_container(self, state: ContainerState) -> None:
+        """Keep `state` unless the stored view is at a higher seq."""
 
     def find_containers(
         self, project_id: str | None = None, name: str | None = None
@@ -27,7 +30,8 @@ class Store(Protocol):
 
     def load_host(self, name: str) -> HostState | None: ...
 
-    def save_host(self, state: HostState, expected_seq: int | None) -> bool: ...
+    def save_host(self, state: HostState) -> None:
+        """Keep `state` unless the stored view is at a higher seq."""
 
     def list_hosts(self) -> list[HostState]: ...
 

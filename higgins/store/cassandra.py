@@ -1,4 +1,6 @@
-"""EDGE: the Cassandra store: views with lightweight-transaction compare-and-set on seq.
+"""EDGE: the Cassandra store: views written with the cell timestamp set to their seq, so
+Cassandra's own last-write-wins keeps the furthest fold (see store/base.py) without a
+lightweight transaction: one plain write per save.
 Side effects: connects to Cassandra; creates the keyspace and tables when missing."""
 
 from __future__ import annotations
@@ -18,20 +20,27 @@ _MIGRATIONS = (
         uuid text PRIMARY KEY, project_id text, name text, status text, seq int, body text)""",
     "CREATE INDEX IF NOT EXISTS containers_project ON containers (project_id) USING 'sai'",
     """CREATE TABLE IF NOT EXISTS hosts (name text PRIMARY KEY, seq int, body text)""",
+    # 4-8: views written USING TIMESTAMP seq; the tables above held wall-clock timestamps,
+    # which would outrank every such write, so the views start over (they are rebuilt from
+    # the log by `higgins replay --into`).
+    """CREATE TABLE IF NOT EXISTS container_views (
+        uuid text PRIMARY KEY, project_id text, name text, status text, seq int, body text)""",
+    "CREATE INDEX IF NOT EXISTS container_views_project ON container_views (project_id) "
+    "USING 'sai'",
+    """CREATE TABLE IF NOT EXISTS host_views (name text PRIMARY KEY, seq int, body text)""",
+    "DROP TABLE IF EXISTS containers",
+    "DROP TABLE IF EXISTS hosts",
 )
 
 _STATEMENTS = {
-    "load_container": "SELECT body FROM containers WHERE uuid = ?",
-    "insert_container": "INSERT INTO containers (uuid, project_id, name, status, seq, body) "
-                        "VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS",
-    "update_container": "UPDATE containers SET project_id = ?, name = ?, status = ?, seq = ?, "
-                        "body = ? WHERE uuid = ? IF seq = ?",
-    "project_containers": "SELECT body FROM containers WHERE project_id = ?",
-    "all_containers": "SELECT body FROM containers",
-    "load_host": "SELECT body FROM hosts WHERE name = ?",
-    "insert_host": "INSERT INTO hosts (name, seq, body) VALUES (?, ?, ?) IF NOT EXISTS",
-    "update_host": "UPDATE hosts SET seq = ?, body = ? WHERE name = ? IF seq = ?",
-    "all_hosts": "SELECT body FROM hosts",
+    "load_container": "SELECT body FROM container_views WHERE uuid = ?",
+    "save_container": "INSERT INTO container_views (uuid, project_id, name, status, seq, body) "
+                      "VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+    "project_containers": "SELECT body FROM container_views WHERE project_id = ?",
+    "all_containers": "SELECT body FROM container_views",
+    "load_host": "SELECT body FROM host_views WHERE name = ?",
+    "save_host": "INSERT INTO host_views (name, seq, body) VALUES (?, ?, ?) USING TIMESTAMP ?",
+    "all_hosts": "SELECT body FROM host_views",
 }
 
 
@@ -60,14 +69,10 @@ class CassandraStore:
         row = self._run("load_container", uuid).one()
         return records.container_state(json.loads(row.body)) if row else None
 
-    def save_container(self, state: ContainerState, expected_seq: int | None) -> bool:
+    def save_container(self, state: ContainerState) -> None:
         body = json.dumps(records.container_record(state))
-        columns = (state.project_id, state.name, str(state.status), state.seq, body)
-        if expected_seq is None:
-            result = self._run("insert_container", state.uuid, *columns)
-        else:
-            result = self._run("update_container", *columns, state.uuid, expected_seq)
-        return bool(result.was_applied)
+        self._run("save_container", state.uuid, state.project_id, state.name,
+                  str(state.status), state.seq, body, state.seq)
 
     def find_containers(
         self, project_id: str | None = None, name: str | None = None
@@ -83,13 +88,9 @@ class CassandraStore:
         row = self._run("load_host", name).one()
         return records.host_state(json.loads(row.body)) if row else None
 
-    def save_host(self, state: HostState, expected_seq: int | None) -> bool:
-        body = json.dumps(records.host_record(state))
-        if expected_seq is None:
-            result = self._run("insert_host", state.name, state.seq, body)
-        else:
-            result = self._run("update_host", state.seq, body, state.name, expected_seq)
-        return bool(result.was_applied)
+    def save_host(self, state: HostState) -> None:
+        self._run("save_host", state.name, state.seq, json.dumps(records.host_record(state)),
+                  state.seq)
 
     def list_hosts(self) -> list[HostState]:
         hosts = [records.host_state(json.loads(row.body)) for row in self._run("all_hosts")]
@@ -97,7 +98,7 @@ class CassandraStore:
 
     def truncate(self) -> None:
         """Empty every view (tests and `higgins replay --into`)."""
-        for table in ("containers", "hosts"):
+        for table in ("container_views", "host_views"):
             self._session.execute(f"TRUNCATE {table}")
 
     def close(self) -> None:

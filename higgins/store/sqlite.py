@@ -56,28 +56,16 @@ class SqliteStore:
         ).fetchone()
         return records.container_state(json.loads(row[0])) if row else None
 
-    def save_container(self, state: ContainerState, expected_seq: int | None) -> bool:
+    def save_container(self, state: ContainerState) -> None:
         body = json.dumps(records.container_record(state))
-        values = (state.project_id, state.name, str(state.status), state.seq, body)
         with self._writing:
-            return self._write_container(state.uuid, values, expected_seq)
-
-    def _write_container(self, uuid: str, values: tuple[object, ...],
-                         expected_seq: int | None) -> bool:
-        db = self._connect()
-        if expected_seq is None:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO containers (project_id, name, status, seq, body, uuid) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (*values, uuid),
-            )
-        else:
-            cursor = db.execute(
-                "UPDATE containers SET project_id = ?, name = ?, status = ?, seq = ?, body = ? "
-                "WHERE uuid = ? AND seq = ?",
-                (*values, uuid, expected_seq),
-            )
-        return cursor.rowcount == 1
+            self._connect().execute(
+                "INSERT INTO containers (uuid, project_id, name, status, seq, body) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET "
+                "project_id = excluded.project_id, name = excluded.name, "
+                "status = excluded.status, seq = excluded.seq, body = excluded.body "
+                "WHERE excluded.seq > containers.seq",
+                (state.uuid, state.project_id, state.name, str(state.status), state.seq, body))
 
     def find_containers(
         self, project_id: str | None = None, name: str | None = None
@@ -98,17 +86,14 @@ class SqliteStore:
         row = self._connect().execute("SELECT body FROM hosts WHERE name = ?", (name,)).fetchone()
         return records.host_state(json.loads(row[0])) if row else None
 
-    def save_host(self, state: HostState, expected_seq: int | None) -> bool:
+    def save_host(self, state: HostState) -> None:
         body = json.dumps(records.host_record(state))
-        db = self._connect()
         with self._writing:
-            if expected_seq is None:
-                sql = "INSERT OR IGNORE INTO hosts (seq, body, name) VALUES (?, ?, ?)"
-                cursor = db.execute(sql, (state.seq, body, state.name))
-            else:
-                sql = "UPDATE hosts SET seq = ?, body = ? WHERE name = ? AND seq = ?"
-                cursor = db.execute(sql, (state.seq, body, state.name, expected_seq))
-        return cursor.rowcount == 1
+            self._connect().execute(
+                "INSERT INTO hosts (name, seq, body) VALUES (?, ?, ?) ON CONFLICT (name) "
+                "DO UPDATE SET seq = excluded.seq, body = excluded.body "
+                "WHERE excluded.seq > hosts.seq",
+                (state.name, state.seq, body))
 
     def list_hosts(self) -> list[HostState]:
         rows = self._connect().execute("SELECT body FROM hosts ORDER BY name")

@@ -3,6 +3,7 @@ that API and fold share."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,23 +47,33 @@ def state(uuid: str = "u1", seq: int = 1, **changes: object) -> ContainerState:
 
 def test_a_saved_container_loads_back_equal(store: Store) -> None:
     saved = state(environment={"A": "b"}, labels={"x": "y"}, cpu=0.5, memory=64)
-    assert store.save_container(saved, None)
+    store.save_container(saved)
     assert store.load_container("u1") == saved
 
 
-def test_saves_are_compare_and_set_on_seq(store: Store) -> None:
-    assert store.save_container(state(seq=1), None)
-    assert not store.save_container(state(seq=1), None)
-    assert store.save_container(state(seq=2, status=Status.CREATED), 1)
-    assert not store.save_container(state(seq=3, status=Status.RUNNING), 1)
-    assert store.load_container("u1").status is Status.CREATED  # type: ignore[union-attr]
+def test_the_highest_seq_wins_whatever_the_order_of_saves(store: Store) -> None:
+    store.save_container(state(seq=1))
+    store.save_container(state(seq=3, status=Status.RUNNING))
+    store.save_container(state(seq=2, status=Status.CREATED))
+    store.save_container(state(seq=1))
+    assert store.load_container("u1") == state(seq=3, status=Status.RUNNING)
+    store.save_container(state(seq=4, status=Status.STOPPED, name="renamed"))
+    assert [s.name for s in store.find_containers(project_id="p")] == ["renamed"]
+
+
+def test_hosts_keep_the_highest_seq(store: Store) -> None:
+    old = HostState(name="h", seq=2, cpus=2.0, memory_mb=1024, runtimes=("runc",),
+                    reported_at="2026-11-24T00:00:00+00:00")
+    store.save_host(old)
+    store.save_host(dataclasses.replace(old, seq=1, cpus=9.0))
+    assert store.list_hosts() == [old]
 
 
 def test_find_hides_deleted_and_filters_by_project_and_name(store: Store) -> None:
-    store.save_container(state("a"), None)
-    store.save_container(state("b", project_id="q"), None)
-    store.save_container(state("c", name="other"), None)
-    store.save_container(state("d", status=Status.DELETED), None)
+    store.save_container(state("a"))
+    store.save_container(state("b", project_id="q"))
+    store.save_container(state("c", name="other"))
+    store.save_container(state("d", status=Status.DELETED))
     assert [s.uuid for s in store.find_containers()] == ["a", "b", "c"]
     assert [s.uuid for s in store.find_containers(project_id="p", name="n")] == ["a"]
 
@@ -70,7 +81,7 @@ def test_find_hides_deleted_and_filters_by_project_and_name(store: Store) -> Non
 def test_hosts_round_trip(store: Store) -> None:
     host = HostState(name="h", seq=1, cpus=2.0, memory_mb=1024, runtimes=("runc",),
                      reported_at="2026-11-24T00:00:00+00:00")
-    assert store.save_host(host, None)
+    store.save_host(host)
     assert store.list_hosts() == [host]
 
 
@@ -84,4 +95,25 @@ def test_catch_up_folds_what_the_view_has_not_seen(tmp_path: Path, store: Store)
     assert current is not None and (current.seq, current.status) == (3, Status.CREATED)
     assert store.load_container("u9") == current
     assert views.current_container(bus, store, "u9") == current
+    bus.close()
+
+
+def test_folds_agree_with_the_log_in_order_with_gaps_and_redeliveries(
+        tmp_path: Path, store: Store) -> None:
+    bus = EmbeddedBus(tmp_path / "events.db")
+    create = envelope("u7", kind="container.create.requested", name="n", image="busybox:local",
+                      command=["sleep", "1"])
+    recorded = bus.publish([create, envelope("u7", kind="container.scheduled", host="h1"),
+                            envelope("u7", kind="container.created", container_id="abc"),
+                            envelope("u7", kind="container.started")])
+    first, second = views.Folds(bus, store), views.Folds(bus, store)
+    assert first.container(recorded[0]).seq == 1  # type: ignore[union-attr]
+    assert first.container(recorded[1]).seq == 2  # type: ignore[union-attr]
+    # `second` never saw 1-2: it reads the view and the whole log after it.
+    assert second.container(recorded[2]).seq == 4  # type: ignore[union-attr]
+    assert second.container(recorded[2]).seq == 4  # type: ignore[union-attr]  # redelivered
+    # `first` knows 2 and is handed 4: a gap, so it reads too.
+    assert first.container(recorded[3]).status is Status.RUNNING  # type: ignore[union-attr]
+    assert store.load_container("u7") == views.current_container(bus, store, "u7")
+    assert store.load_container("u7").seq == 4  # type: ignore[union-attr]
     bus.close()
