@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Keystone (PyPI, pinned in scripts/keystone/requirements.lock) on SQLite, in its own venv,
+# on 127.0.0.1:5000, bootstrapped with the personas and catalog of scripts/keystone/bootstrap.py.
+# Idempotent: installs once, bootstraps once, starts when nothing answers, waits until it does.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+ROOT=${HIGGINS_KEYSTONE_ROOT:-/var/lib/higgins-keystone}
+PORT=5000
+URL=http://127.0.0.1:$PORT
+ADMIN_PASSWORD=${HIGGINS_KEYSTONE_ADMIN_PASSWORD:-admin-secret}
+ENDPOINT=${HIGGINS_ENDPOINT:-http://127.0.0.1:9517/v1}
+VENV=$ROOT/venv
+answering() { curl -fsS -o /dev/null "$URL/v3" 2>/dev/null; }
+
+mkdir -p "$ROOT/logs"
+stamp=$VENV/.installed-$(sha256sum "$here/keystone/requirements.lock" | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "==> installing Keystone into $VENV (pinned)"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/python" -m uv --version >/dev/null 2>&1 || "$VENV/bin/pip" install -q uv==0.13.9
+  "$VENV/bin/python" -m uv pip install -q --python "$VENV/bin/python" -r "$here/keystone/requirements.lock"
+  rm -f "$VENV"/.installed-*
+  touch "$stamp"
+fi
+sed "s#@ROOT@#$ROOT#g" "$here/keystone/keystone.conf.in" >"$ROOT/keystone.conf"
+export PYTHONWARNINGS=ignore::DeprecationWarning
+manage=("$VENV/bin/keystone-manage" --config-file "$ROOT/keystone.conf")
+
+if [ ! -f "$ROOT/.bootstrapped" ]; then
+  echo "==> bootstrapping Keystone (SQLite at $ROOT/keystone.db)"
+  mkdir -p "$ROOT/fernet-keys" "$ROOT/credential-keys"
+  chmod 700 "$ROOT/fernet-keys" "$ROOT/credential-keys"
+  "${manage[@]}" db_sync
+  "${manage[@]}" fernet_setup --keystone-user root --keystone-group root
+  "${manage[@]}" credential_setup --keystone-user root --keystone-group root
+  "${manage[@]}" bootstrap --bootstrap-password "$ADMIN_PASSWORD" \
+    --bootstrap-admin-url "$URL/v3" --bootstrap-public-url "$URL/v3" \
+    --bootstrap-internal-url "$URL/v3" --bootstrap-region-id RegionOne
+  touch "$ROOT/.bootstrapped"
+fi
+
+if ! answering; then
+  echo "==> starting Keystone on $URL (logs: $ROOT/logs)"
+  nohup "$VENV/bin/python" "$here/keystone/serve.py" "$ROOT/keystone.conf" "$PORT" \
+    >"$ROOT/logs/stdout.log" 2>&1 &
+  echo $! >"$ROOT/keystone.pid"
+  for _ in $(seq 1 120); do answering && break; sleep 0.5; done
+  answering || { tail -20 "$ROOT/logs/stdout.log" >&2; echo "Keystone did not answer" >&2; exit 1; }
+fi
+"$VENV/bin/python" "$here/keystone/bootstrap.py" "$URL" "$ADMIN_PASSWORD" "$ENDPOINT"
