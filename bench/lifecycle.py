@@ -29,9 +29,11 @@ IMAGE = "busybox:local"
 COMMAND = ["sleep", "300"]
 HEADERS = {"OpenStack-API-Version": "container 1.40"}
 WAIT_SECONDS = 60.0
-TARGETS = {"overhead_p50_ms": 25.0, "throughput_ratio": 0.90, "idle_rss_mb": 150.0}
-# H2: separate processes over RabbitMQ and Cassandra
-RABBITMQ_TARGETS = {"overhead_p50_ms": 60.0, "throughput_ratio": 0.0, "idle_rss_mb": 150.0}
+TARGETS: dict[str, float | None] = {"overhead_p50_ms": 25.0, "throughput_ratio": 0.90,
+                                    "idle_rss_mb": 150.0}
+# H2: separate processes over RabbitMQ and Cassandra; it sets no throughput target.
+RABBITMQ_TARGETS: dict[str, float | None] = {"overhead_p50_ms": 60.0, "throughput_ratio": None,
+                                             "idle_rss_mb": 150.0}
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -251,6 +253,13 @@ def _met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
+def _against(value: float, relation: str, target: float | None) -> str:
+    if target is None:
+        return "(no target)"
+    ok = value <= target if relation == "<=" else value >= target
+    return f"(target {relation} {target:g}: {_met(ok)})"
+
+
 def report(results: list[Result], rows: list[dict[str, Any]], rss: dict[str, float]) -> str:
     lines = [f"{'mode':<8} {'conc':>4} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'per s':>7}"]
     lines += [f"{r.mode:<8} {r.concurrency:>4} {r.count:>4} {r.p50_ms:>8.1f} {r.p95_ms:>8.1f} "
@@ -259,14 +268,13 @@ def report(results: list[Result], rows: list[dict[str, Any]], rss: dict[str, flo
     for row in rows:
         lines.append(
             f"concurrency {row['concurrency']}: overhead p50 {row['overhead_p50_ms']:+.1f} ms "
-            f"(target <= {TARGETS['overhead_p50_ms']:g}: "
-            f"{_met(row['overhead_p50_ms'] <= TARGETS['overhead_p50_ms'])}), "
+            f"{_against(row['overhead_p50_ms'], '<=', TARGETS['overhead_p50_ms'])}, "
             f"p95 {row['overhead_p95_ms']:+.1f} ms; throughput ratio "
-            f"{row['throughput_ratio']:.2f} (target >= {TARGETS['throughput_ratio']:g}: "
-            f"{_met(row['throughput_ratio'] >= TARGETS['throughput_ratio'])})")
+            f"{row['throughput_ratio']:.2f} "
+            f"{_against(row['throughput_ratio'], '>=', TARGETS['throughput_ratio'])}")
     for moment, value in rss.items():
-        lines.append(f"RSS of higgins up {moment}: {value:.1f} MB (target idle <= "
-                     f"{TARGETS['idle_rss_mb']:g}: {_met(value <= TARGETS['idle_rss_mb'])})")
+        lines.append(f"RSS of higgins up {moment}: {value:.1f} MB "
+                     f"{_against(value, '<=', TARGETS['idle_rss_mb'])}")
     return "\n".join(lines)
 
 

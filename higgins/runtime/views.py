@@ -66,8 +66,10 @@ class _Remembered(Generic[T]):
 
 class Folds:
     """Folds delivered events into the views for a consuming process. The event right after
-    the state this process last saved costs one write and no read; anything else (a gap left
-    by another process, a restart) loads the view and reads the log from there."""
+    the state this process last saved costs one write and no read. Anything else (a subject
+    first met, a gap left by another process) loads the view and folds the log from there in
+    one write, so a backlog (after a restart, an outage) costs one write per subject, and its
+    remaining deliveries are recognised as folded already."""
 
     def __init__(self, bus: Bus, store: Store, size: int = 20_000) -> None:
         self._bus = bus
@@ -93,7 +95,7 @@ class Folds:
         known = remembered.get(subject)
         if known is not None and seq <= known.seq:
             return known  # folded already (a redelivery, or the other processor was first)
-        if known is not None and seq == known.seq + 1 or known is None and seq == 1:
+        if known is not None and seq == known.seq + 1:
             state = fold(known, envelope)
             if state is not None and state is not known:
                 save(state)
