@@ -19,6 +19,10 @@ _OPTS = {
         cfg.HostAddressOpt("host_ip", default="127.0.0.1", help="Address the API listens on."),
         cfg.PortOpt("port", default=9517),
         cfg.IntOpt("threads", default=8, min=1),
+        cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "keystone"],
+                   help="keystone: validate tokens with keystonemiddleware (configured by "
+                        "[keystone_authtoken]); noauth: trust X-Project-Id / X-User-Id / "
+                        "X-Roles headers (development only)."),
     ],
     "bus": [
         cfg.StrOpt("url", help="sqlite:///path (embedded, the default, under state_path) or "
@@ -58,6 +62,7 @@ class ApiSettings:
     host_ip: str
     port: int
     threads: int
+    auth_strategy: str = "noauth"
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,15 @@ class Settings:
     agent: AgentSettings
     bus: BusSettings
     processor_concurrency: int = 8
+    config_files: tuple[str, ...] = ()
+
+
+def library_config(settings: Settings) -> cfg.ConfigOpts:
+    """The same INI files as a ConfigOpts of their own, for the OpenStack libraries that read
+    their own sections from it ([keystone_authtoken], [oslo_policy])."""
+    conf = cfg.ConfigOpts()
+    conf([], project="higgins", default_config_files=list(settings.config_files))
+    return conf
 
 
 def default_state_path() -> Path:
@@ -113,10 +127,12 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
         bus_url=bus_url,
         store_url=store_url,
         log_level=conf.log_level,
-        api=ApiSettings(conf.api.host_ip, conf.api.port, conf.api.threads),
+        api=ApiSettings(conf.api.host_ip, conf.api.port, conf.api.threads,
+                        conf.api.auth_strategy),
         agent=AgentSettings(conf.host, conf.docker.url, conf.docker.api_version,
                             agent.concurrency, agent.availability_zone, agent.host_ip,
                             agent.port, agent.url or f"http://{agent.host_ip}:{agent.port}"),
         bus=BusSettings(bus_url, conf.bus.log_url or store_url, conf.bus.partitions),
         processor_concurrency=conf.processor.concurrency,
+        config_files=tuple(conf.config_file or ()),
     )

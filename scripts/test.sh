@@ -8,6 +8,7 @@ scripts/build-test-image.sh
 scripts/start-registry.sh
 scripts/start-cassandra.sh
 scripts/start-rabbitmq.sh
+scripts/start-keystone.sh
 echo "==> lint and layer contracts"
 .venv/bin/ruff check higgins tests bench
 .venv/bin/lint-imports

@@ -11,8 +11,10 @@ from typing import Any
 
 import flask
 
+from higgins import settings as config
 from higgins.api import (
     actions,
+    auth,
     containers,
     errors,
     host_calls,
@@ -21,6 +23,7 @@ from higgins.api import (
     missing,
     versions,
 )
+from higgins.api.policy import Policy
 from higgins.api.services import AgentDirectory, Services
 from higgins.bus.base import Bus
 from higgins.store.base import Store
@@ -29,10 +32,13 @@ LOG = logging.getLogger("higgins.api")
 _SLASHES = re.compile(r"/{2,}")
 
 
-def create_app(bus: Bus, store: Store, agents: AgentDirectory) -> flask.Flask:
+def create_app(bus: Bus, store: Store, agents: AgentDirectory,
+               policy: Policy | None = None) -> flask.Flask:
+    """The API; noauth until auth.require_tokens() puts Keystone in front of it."""
     app = flask.Flask("higgins")
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["higgins"] = Services(bus=bus, store=store, agents=agents)
+    app.extensions["higgins"] = Services(bus=bus, store=store, agents=agents,
+                                         policy=policy or Policy())
     app.url_map.strict_slashes = False
     app.wsgi_app = _collapse_slashes(app.wsgi_app)  # type: ignore[method-assign]
     errors.register(app)
@@ -44,6 +50,17 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory) -> flask.Flask:
     app.register_blueprint(missing.blueprint)
     app.before_request(_begin)
     app.after_request(_finish)
+    return app
+
+
+def configured_app(settings: config.Settings, bus: Bus, store: Store,
+                   agents: AgentDirectory) -> flask.Flask:
+    """The API as the INI file says: policy overrides from [oslo_policy], and Keystone tokens
+    (keystonemiddleware, [keystone_authtoken]) when [api] auth_strategy = keystone."""
+    library = config.library_config(settings)
+    app = create_app(bus, store, agents, Policy(library))
+    if settings.api.auth_strategy == "keystone":
+        auth.require_tokens(app, library)
     return app
 
 

@@ -16,7 +16,7 @@ blueprint = flask.Blueprint("actions", __name__, url_prefix="/v1/containers")
 
 
 def _history(ident: str) -> list[actions.Action]:
-    state = lookup(ident)
+    state = lookup(ident, "container:actions")
     return actions.history(services().bus.history(state.uuid))
 
 

@@ -14,7 +14,7 @@ from higgins import events
 from higgins.api import errors, parsing, views
 from higgins.api.identity import Caller, current_caller
 from higgins.api.microversions import Version
-from higgins.api.services import Services, services
+from higgins.api.services import Services, allowed, authorize, services
 from higgins.events import EventType
 from higgins.processors import containers
 from higgins.processors.model import Action, ContainerState, Refusal
@@ -33,7 +33,9 @@ def _version() -> Version:
 
 
 def _render(state: ContainerState) -> dict[str, Any]:
-    return views.container(state, _version(), flask.request.host_url)
+    hidden = {name for name in views.ADMIN_FIELDS
+              if not allowed(f"container:get_one:{name}", state.project_id)}
+    return views.container(state, _version(), flask.request.host_url, hidden)
 
 
 def _envelope(kind: EventType, subject: str, caller: Caller,
@@ -58,10 +60,12 @@ def _record(svc: Services, envelope: events.Envelope) -> ContainerState:
 def create() -> Any:
     parsing.reject_unknown_query("run")
     run = parsing.query_bool("run")
-    spec = parsing.container_spec(parsing.json_body(), _version(), run)
+    caller = authorize("container:create")
+    body = parsing.json_body()
+    _authorize_create_fields(body)
+    spec = parsing.container_spec(body, _version(), run)
     new_uuid = str(uuidlib.uuid4())
     spec["name"] = spec["name"] or f"higgins-{new_uuid[:8]}"
-    caller = current_caller()
     state = _record(services(), _envelope(EventType.CREATE_REQUESTED, new_uuid, caller, spec))
     response = flask.jsonify(_render(state))
     response.status_code = 202
@@ -69,12 +73,26 @@ def create() -> Any:
     return response
 
 
+# create body field -> the rule that guards asking for it (admin-only or denied by default)
+_GUARDED_FIELDS = {"runtime": "container:create:runtime",
+                   "host": "container:create:requested_destination",
+                   "privileged": "container:create:privileged"}
+
+
+def _authorize_create_fields(body: dict[str, Any]) -> None:
+    for field, rule in _GUARDED_FIELDS.items():
+        if body.get(field) not in (None, "", False, "false", "False"):
+            authorize(rule)
+    if body.get("privileged") not in (None, "", False, "false", "False"):
+        raise errors.bad_request("Privileged containers are not supported by Higgins yet.")
+
+
 @blueprint.get("", strict_slashes=False)
 def index() -> Any:
     parsing.reject_unknown_query("all_projects", "limit", "marker", "sort_key", "sort_dir",
                                  *_LIST_FILTERS)
-    caller = current_caller()
-    project = None if _all_projects(caller) else caller.project_id
+    caller = authorize("container:get_all")
+    project = None if _all_projects("container:get_all_all_projects") else caller.project_id
     found = services().store.find_containers(project_id=project)
     for key in _LIST_FILTERS:
         wanted = flask.request.args.get(key)
@@ -116,29 +134,34 @@ def _page(found: list[ContainerState]) -> tuple[list[ContainerState], str | None
     return found[:limit], found[limit - 1].uuid
 
 
-def _all_projects(caller: Caller) -> bool:
+def _all_projects(rule: str) -> bool:
+    """?all_projects=True, if policy grants `rule` (admins by default); 403 otherwise."""
     wanted = parsing.query_bool("all_projects")
-    if wanted and not caller.is_admin:
-        raise errors.ApiError(403, "container.forbidden",
-                              "Only an admin may list containers of all projects.")
+    if wanted:
+        authorize(rule)
     return wanted
 
 
-def lookup(ident: str) -> ContainerState:
-    """A container of the caller's project by uuid or name (any project for all_projects)."""
+def lookup(ident: str, rule: str) -> ContainerState:
+    """A container of the caller's project by uuid or name (any project with all_projects),
+    which policy lets the caller `rule` ("container:start"...). Another project's container
+    is not found, not forbidden: its existence is not the caller's business."""
     caller = current_caller()
-    project = None if _all_projects(caller) else caller.project_id
+    everywhere = _all_projects("container:delete_all_projects" if rule == "container:delete"
+                               else "container:get_one_all_projects")
+    project = None if everywhere else caller.project_id
     svc = services()
     state = live.current_container(svc.bus, svc.store, ident) if _is_uuid(ident) else None
-    if state is not None and state.status != "Deleted" and project in (None, state.project_id):
-        return state
-    named = svc.store.find_containers(project_id=project, name=ident)
-    if len(named) > 1:
-        raise errors.conflict("Multiple containers exist with the same name. Please use the "
-                              "container uuid instead.", code="container.conflict")
-    if not named:
-        raise errors.not_found(f"Container {ident} could not be found.")
-    return live.current_container(svc.bus, svc.store, named[0].uuid) or named[0]
+    if state is None or state.status == "Deleted" or project not in (None, state.project_id):
+        named = svc.store.find_containers(project_id=project, name=ident)
+        if len(named) > 1:
+            raise errors.conflict("Multiple containers exist with the same name. Please use "
+                                  "the container uuid instead.", code="container.conflict")
+        if not named:
+            raise errors.not_found(f"Container {ident} could not be found.")
+        state = live.current_container(svc.bus, svc.store, named[0].uuid) or named[0]
+    authorize(rule, state.project_id)
+    return state
 
 
 def _is_uuid(text: str) -> bool:
@@ -152,11 +175,12 @@ def _is_uuid(text: str) -> bool:
 @blueprint.get("/<ident>")
 def show(ident: str) -> Any:
     parsing.reject_unknown_query("all_projects")
-    return _render(lookup(ident))
+    return _render(lookup(ident, "container:get_one"))
 
 
-def _act(ident: str, action: Action, params: dict[str, Any] | None = None) -> ContainerState:
-    return _act_on(lookup(ident), action, params)
+def _act(ident: str, rule: str, action: Action,
+         params: dict[str, Any] | None = None) -> ContainerState:
+    return _act_on(lookup(ident, rule), action, params)
 
 
 def _act_on(state: ContainerState, action: Action,
@@ -173,11 +197,11 @@ def delete(ident: str) -> Any:
     parsing.reject_unknown_query("force", "stop", "all_projects")
     force = parsing.query_bool("force")
     stop = parsing.query_bool("stop") and _version().at_least(12)
-    if force and _version().at_least(7) and not current_caller().is_admin:
-        raise errors.ApiError(403, "container.forbidden",
-                              "Only an admin may force-delete a container.")
+    state = lookup(ident, "container:delete")
+    if force and _version().at_least(7):
+        authorize("container:delete_force", state.project_id)
     action = Action.DELETE_FORCE if force else Action.DELETE_AFTER_STOP if stop else Action.DELETE
-    _act(ident, action)
+    _act_on(state, action)
     return flask.Response(status=204)
 
 
@@ -209,7 +233,7 @@ def act(ident: str, verb: str) -> Any:
     """Zun's container actions: 202 once the request is recorded; the agent does the rest."""
     action, allowed, read_params = _ACTIONS[verb]
     parsing.reject_unknown_query(*allowed)
-    _act(ident, action, read_params())
+    _act(ident, f"container:{verb}", action, read_params())
     return flask.Response(status=202)
 
 
@@ -221,7 +245,7 @@ def rename(ident: str) -> Any:
         raise errors.not_found("The rename action was removed in microversion 1.14; use "
                                "PATCH /v1/containers/<id> with {\"name\": ...}.")
     name = parsing.container_name(flask.request.args.get("name"))
-    return _render(_act(ident, Action.RENAME, {"name": name}))
+    return _render(_act(ident, "container:rename", Action.RENAME, {"name": name}))
 
 
 @blueprint.patch("/<ident>")
@@ -230,7 +254,7 @@ def update(ident: str) -> Any:
     container's host; the answer waits for its result, as Zun's synchronous update does."""
     parsing.reject_unknown_query()
     changes = parsing.container_update(parsing.json_body(), _version())
-    state = lookup(ident)
+    state = lookup(ident, "container:update")
     if "name" in changes:
         state = _act_on(state, Action.RENAME, {"name": changes.pop("name")})
     status = 200

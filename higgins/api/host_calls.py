@@ -18,8 +18,8 @@ from higgins.processors.model import Action, ContainerState
 blueprint = flask.Blueprint("host_calls", __name__, url_prefix="/v1/containers")
 
 
-def _placed(ident: str, action: Action) -> ContainerState:
-    state = lookup(ident)
+def _placed(ident: str, action: Action, rule: str) -> ContainerState:
+    state = lookup(ident, rule)
     refusal = containers.check(state, action)
     if refusal is not None:
         raise errors.conflict(refusal.detail)
@@ -29,7 +29,7 @@ def _placed(ident: str, action: Action) -> ContainerState:
 @blueprint.get("/<ident>/logs")
 def logs(ident: str) -> Any:
     parsing.reject_unknown_query("stdout", "stderr", "timestamps", "tail", "since")
-    state = _placed(ident, Action.LOGS)
+    state = _placed(ident, Action.LOGS, "container:logs")
     options: dict[str, Any] = {
         "stdout": parsing.query_bool("stdout", True),
         "stderr": parsing.query_bool("stderr", True),
@@ -63,7 +63,7 @@ def execute(ident: str) -> Any:
         raise errors.ApiError(501, "container.not_implemented",
                               "Higgins does not implement interactive execute (a websocket "
                               "proxy) yet; see the feature table in README.md.")
-    state = _placed(ident, Action.EXECUTE)
+    state = _placed(ident, Action.EXECUTE, "container:execute")
     assert state.host is not None
     result = services().agents.execute(state.host, state.uuid, command, run)
     return {"output": result.get("output"), "exit_code": result.get("exit_code"),
@@ -89,7 +89,7 @@ def top(ident: str) -> Any:
     ps_args = flask.request.args.get("ps_args")
     if ps_args in ("", "None"):
         ps_args = None
-    state = _placed(ident, Action.TOP)
+    state = _placed(ident, Action.TOP, "container:top")
     assert state.host is not None
     return services().agents.top(state.host, state.uuid, ps_args)
 
@@ -97,6 +97,6 @@ def top(ident: str) -> Any:
 @blueprint.get("/<ident>/stats")
 def stats(ident: str) -> Any:
     parsing.reject_unknown_query()
-    state = _placed(ident, Action.STATS)
+    state = _placed(ident, Action.STATS, "container:stats")
     assert state.host is not None
     return services().agents.stats(state.host, state.uuid, state.name)

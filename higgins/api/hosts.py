@@ -9,8 +9,7 @@ from typing import Any
 import flask
 
 from higgins.api import errors, parsing
-from higgins.api.identity import current_caller
-from higgins.api.services import services
+from higgins.api.services import authorize, services
 from higgins.processors.model import HostState
 
 blueprint = flask.Blueprint("hosts", __name__)
@@ -20,11 +19,6 @@ _NAMESPACE = uuidlib.UUID("5b0e0e4c-2d0c-4d3e-9a59-6f1c0f6b9a10")
 def host_uuid(name: str) -> str:
     """A host's stable id, derived from its name (hosts are named by their agents)."""
     return str(uuidlib.uuid5(_NAMESPACE, name))
-
-
-def _admin_only() -> None:
-    if not current_caller().is_admin:
-        raise errors.ApiError(403, "container.forbidden", "Only an admin may see hosts.")
 
 
 def _render(host: HostState) -> dict[str, Any]:
@@ -58,14 +52,14 @@ def _render(host: HostState) -> dict[str, Any]:
 @blueprint.get("/v1/hosts", strict_slashes=False)
 def index() -> Any:
     parsing.reject_unknown_query("limit", "marker", "sort_key", "sort_dir")
-    _admin_only()
+    authorize("host:get_all")
     return {"hosts": [_render(h) for h in services().store.list_hosts()], "next": None}
 
 
 @blueprint.get("/v1/hosts/<ident>")
 def show(ident: str) -> Any:
     parsing.reject_unknown_query()
-    _admin_only()
+    authorize("host:get")
     for host in services().store.list_hosts():
         if ident in (host.name, host_uuid(host.name)):
             return _render(host)
@@ -75,5 +69,6 @@ def show(ident: str) -> Any:
 @blueprint.get("/v1/availability_zones", strict_slashes=False)
 def availability_zones() -> Any:
     parsing.reject_unknown_query()
+    authorize("availability_zones:get_all")
     zones = sorted({h.availability_zone for h in services().store.list_hosts()})
     return {"availability_zones": [{"availability_zone": zone} for zone in zones]}

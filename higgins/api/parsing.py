@@ -132,9 +132,6 @@ def _refuse_unsupported(body: Mapping[str, Any]) -> None:
         raise errors.bad_request("image_driver 'glance' is not supported yet; use 'docker'.")
     if body.get("runtime") not in (None, "", "runc"):
         raise errors.bad_request(f"Runtime {body['runtime']!r} is not available; use 'runc'.")
-    if to_bool("privileged", body.get("privileged", False)):
-        raise errors.ApiError(403, "container.forbidden",
-                              "Privileged containers are not allowed by policy.")
 
 
 def parse_command(value: Any, version: Version) -> list[str]:

@@ -7,6 +7,8 @@ from typing import Any, Protocol
 
 import flask
 
+from higgins.api.identity import Caller, current_caller
+from higgins.api.policy import Policy
 from higgins.bus.base import Bus
 from higgins.store.base import Store
 
@@ -28,8 +30,20 @@ class Services:
     bus: Bus
     store: Store
     agents: AgentDirectory
+    policy: Policy
 
 
 def services() -> Services:
     found: Services = flask.current_app.extensions["higgins"]
     return found
+
+
+def authorize(rule: str, project_id: str | None = None) -> Caller:
+    """The caller, if policy lets them do `rule` on something of `project_id`; 403 if not."""
+    caller = current_caller()
+    services().policy.authorize(rule, caller, project_id)
+    return caller
+
+
+def allowed(rule: str, project_id: str | None = None) -> bool:
+    return services().policy.allows(rule, current_caller(), project_id)

@@ -8,8 +8,12 @@ from typing import Any
 from higgins.api.microversions import Version
 from higgins.processors.model import ContainerState
 
+# Shown to those policy lets see them (container:get_one:<field>; admins by default).
+ADMIN_FIELDS = ("host", "runtime", "privileged")
 
-def container(state: ContainerState, version: Version, base_url: str) -> dict[str, Any]:
+
+def container(state: ContainerState, version: Version, base_url: str,
+              hidden: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     command: Any = list(state.command)
     if not version.at_least(20):
         command = shlex.join(state.command) if state.command else None
@@ -55,6 +59,8 @@ def container(state: ContainerState, version: Version, base_url: str) -> dict[st
         body["tty"] = state.tty
     if version.at_least(40):
         body["entrypoint"] = list(state.entrypoint)
+    for name in hidden:
+        body.pop(name, None)
     return body
 
 

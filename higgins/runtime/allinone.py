@@ -82,7 +82,7 @@ def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOn
     threads = Processors(bus, store).run(stop)
     threads += agent.run(stop, agent_settings.concurrency)
     progress("processors fold and scheduler consuming the event log")
-    app = api.create_app(bus, store, LocalAgents({agent_settings.host: agent}))
+    app = api.configured_app(settings, bus, store, LocalAgents({agent_settings.host: agent}))
     return AllInOne(bus, store, agent, app, stop, threads, lock)
 
 

@@ -40,7 +40,7 @@ def open_bus(conf: Settings) -> Bus:
 
 def api_app(conf: Settings) -> flask.Flask:
     store = stores.by_url(conf.store_url)
-    return api.create_app(open_bus(conf), store, RemoteAgents(store))
+    return api.configured_app(conf, open_bus(conf), store, RemoteAgents(store))
 
 
 def start_processors(conf: Settings, names: tuple[str, ...],

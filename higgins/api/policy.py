@@ -1,0 +1,92 @@
+"""EDGE: authorization with oslo.policy. The defaults live here, in code; an operator overrides
+any of them in a policy file ([oslo_policy] policy_file, YAML or JSON), as in every OpenStack
+service. Personas are project-scoped: a reader may look, a member may change, an admin may do
+anything in any project (all_projects, forced deletes, hosts, admin-only fields).
+`higgins policy-sample` prints these defaults."""
+
+from __future__ import annotations
+
+from oslo_config import cfg
+from oslo_policy import policy
+
+from higgins.api import errors
+from higgins.api.identity import Caller
+
+ADMIN = "rule:admin"
+READER = "rule:admin or rule:project_reader"
+MEMBER = "rule:admin or rule:project_member"
+NOBODY = "!"
+
+_BASE = [
+    policy.RuleDefault("admin", "role:admin", "Cloud administrators (any project)."),
+    policy.RuleDefault("project_reader", "role:reader and project_id:%(project_id)s",
+                       "Readers of the container's project (members and admins imply it)."),
+    policy.RuleDefault("project_member", "role:member and project_id:%(project_id)s",
+                       "Members of the container's project."),
+]
+
+# rule -> (default, what it guards)
+_CONTAINER_RULES: dict[str, tuple[str, str]] = {
+    "create": (MEMBER, "POST /v1/containers"),
+    "create:runtime": (ADMIN, "choose the runtime of a new container"),
+    "create:requested_destination": (ADMIN, "choose the host of a new container (1.39)"),
+    "create:privileged": (NOBODY, "create a privileged container"),
+    "get_one": (READER, "GET /v1/containers/{id}"),
+    "get_one_all_projects": (ADMIN, "GET /v1/containers/{id}?all_projects=True"),
+    "get_one:host": (ADMIN, "see the host field of a container"),
+    "get_one:runtime": (ADMIN, "see the runtime field of a container"),
+    "get_one:privileged": (ADMIN, "see the privileged field of a container"),
+    "get_all": (READER, "GET /v1/containers"),
+    "get_all_all_projects": (ADMIN, "GET /v1/containers?all_projects=True"),
+    "update": (MEMBER, "PATCH /v1/containers/{id}"),
+    "delete": (MEMBER, "DELETE /v1/containers/{id}"),
+    "delete_all_projects": (ADMIN, "DELETE /v1/containers/{id}?all_projects=True"),
+    "delete_force": (ADMIN, "DELETE /v1/containers/{id}?force=True"),
+    "start": (MEMBER, "POST /v1/containers/{id}/start"),
+    "stop": (MEMBER, "POST /v1/containers/{id}/stop"),
+    "reboot": (MEMBER, "POST /v1/containers/{id}/reboot"),
+    "pause": (MEMBER, "POST /v1/containers/{id}/pause"),
+    "unpause": (MEMBER, "POST /v1/containers/{id}/unpause"),
+    "kill": (MEMBER, "POST /v1/containers/{id}/kill"),
+    "rename": (MEMBER, "POST /v1/containers/{id}/rename"),
+    "execute": (MEMBER, "POST /v1/containers/{id}/execute"),
+    "logs": (READER, "GET /v1/containers/{id}/logs"),
+    "top": (READER, "GET /v1/containers/{id}/top"),
+    "stats": (READER, "GET /v1/containers/{id}/stats"),
+    "actions": (READER, "GET /v1/containers/{id}/container_actions[/{request_id}]"),
+}
+_OTHER_RULES: dict[str, tuple[str, str]] = {
+    "host:get_all": (ADMIN, "GET /v1/hosts"),
+    "host:get": (ADMIN, "GET /v1/hosts/{id}"),
+    "availability_zones:get_all": ("role:reader or role:admin", "GET /v1/availability_zones"),
+}
+
+
+def defaults() -> list[policy.RuleDefault]:
+    rules = list(_BASE)
+    rules += [policy.RuleDefault(f"container:{name}", check, guards)
+              for name, (check, guards) in _CONTAINER_RULES.items()]
+    rules += [policy.RuleDefault(name, check, guards)
+              for name, (check, guards) in _OTHER_RULES.items()]
+    return rules
+
+
+class Policy:
+    def __init__(self, conf: cfg.ConfigOpts | None = None) -> None:
+        if conf is None:
+            conf = cfg.ConfigOpts()
+            conf([], project="higgins", default_config_files=[])
+        self._enforcer = policy.Enforcer(conf)
+        self._enforcer.register_defaults(defaults())
+
+    def allows(self, rule: str, caller: Caller, project_id: str | None = None) -> bool:
+        """Whether `caller` may do `rule` on something of `project_id` (theirs when None)."""
+        credentials = {"roles": sorted(caller.roles), "project_id": caller.project_id,
+                       "user_id": caller.user_id}
+        target = {"project_id": project_id if project_id is not None else caller.project_id}
+        return bool(self._enforcer.enforce(rule, target, credentials))
+
+    def authorize(self, rule: str, caller: Caller, project_id: str | None = None) -> None:
+        if not self.allows(rule, caller, project_id):
+            raise errors.ApiError(403, "container.forbidden",
+                                  f"Policy doesn't allow {rule} to be performed.")
