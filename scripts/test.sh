@@ -9,6 +9,7 @@ scripts/start-registry.sh
 scripts/start-cassandra.sh
 scripts/start-rabbitmq.sh
 scripts/start-keystone.sh
+scripts/install-clients.sh
 echo "==> lint and layer contracts"
 .venv/bin/ruff check higgins tests bench
 .venv/bin/lint-imports

@@ -63,6 +63,7 @@ class Higgins:
         )
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.auth_headers: dict[str, str] = {}  # X-Auth-Token when it runs with Keystone
 
     def open_bus(self) -> Bus:
         """The deployment's bus, to read its log (the caller closes it)."""
@@ -150,7 +151,8 @@ class Deployment(Higgins):
         return log_path
 
     def _host_listed(self) -> bool:
-        hosts = requests.get(self.url + "/v1/hosts", headers=V140, timeout=5).json()["hosts"]
+        hosts = requests.get(self.url + "/v1/hosts", headers={**V140, **self.auth_headers},
+                             timeout=5).json()["hosts"]
         return any(h["hostname"] == self.host for h in hosts)
 
     def dead_letters(self) -> int:

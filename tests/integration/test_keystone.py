@@ -38,10 +38,10 @@ project_domain_id = default
 """
 
 
-def token(user: str, project: str) -> tuple[str, str]:
+def token(user: str, project: str, password: str = "secret") -> tuple[str, str]:
     """A project-scoped token of `user` and the project's id."""
     body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": user, "domain": {"id": "default"}, "password": "secret"}}},
+        "name": user, "domain": {"id": "default"}, "password": password}}},
         "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
     answer = requests.post(f"{KEYSTONE}/v3/auth/tokens", json=body, timeout=30)
     answer.raise_for_status()

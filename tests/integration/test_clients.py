@@ -1,0 +1,145 @@
+"""The real clients, unchanged: `openstack appcontainer` (python-openstackclient + the
+python-zunclient plugin, scripts/install-clients.sh) and `zun`, authenticated by the Keystone of
+scripts/start-keystone.sh, against Higgins on each backend. The catalog sends them to this
+test's Higgins through a region of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid as uuidlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+import requests
+
+from tests.integration.conftest import (
+    BACKENDS,
+    Higgins,
+    deployment,
+    docker_containers,
+    remove_host_containers,
+    wait_for,
+)
+from tests.integration.test_keystone import AUTHTOKEN, KEYSTONE, token
+
+pytestmark = [pytest.mark.keystone, pytest.mark.docker]
+
+CLIENTS = Path(os.environ.get("HIGGINS_CLIENTS_VENV", "/var/lib/higgins-clients")) / "bin"
+
+
+class Catalog:
+    """A region whose container endpoint is this test's Higgins (admin calls to Keystone)."""
+
+    def __init__(self, url: str) -> None:
+        self.region = f"higgins-test-{uuidlib.uuid4().hex[:8]}"
+        admin = token("admin", "admin", password="admin-secret")[0]
+        self._headers = {"X-Auth-Token": admin}
+        self._call("POST", "/regions", {"region": {"id": self.region}})
+        services = self._call("GET", "/services?type=container")["services"]
+        self.endpoint = self._call("POST", "/endpoints", {"endpoint": {
+            "service_id": services[0]["id"], "interface": "public", "url": f"{url}/v1",
+            "region_id": self.region}})["endpoint"]["id"]
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        answer = requests.request(method, f"{KEYSTONE}/v3{path}", json=body,
+                                  headers=self._headers, timeout=30)
+        answer.raise_for_status()
+        return answer.json() if answer.content else None
+
+    def close(self) -> None:
+        self._call("DELETE", f"/endpoints/{self.endpoint}")
+        self._call("DELETE", f"/regions/{self.region}")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          docker_client: docker.DockerClient) -> Iterator[tuple[Higgins, Catalog]]:
+    server = deployment(request.param, tmp_path_factory.mktemp(f"clients-{request.param}"))
+    server.config.write_text(server.config.read_text() + AUTHTOKEN)
+    server.auth_headers = {"X-Auth-Token": token("demo_admin", "demo")[0]}
+    catalog = Catalog(server.url)
+    server.start()
+    yield server, catalog
+    server.close()
+    catalog.close()
+    remove_host_containers(docker_client, server.host)
+
+
+def run(catalog: Catalog, user: str, project: str, *args: str,
+        check: bool = True) -> subprocess.CompletedProcess[str]:
+    """One client command as `user` of `project`, through the catalog's region."""
+    env = {**os.environ, "OS_AUTH_URL": f"{KEYSTONE}/v3", "OS_IDENTITY_API_VERSION": "3",
+           "OS_USERNAME": user, "OS_PASSWORD": "secret", "OS_PROJECT_NAME": project,
+           "OS_USER_DOMAIN_ID": "default", "OS_PROJECT_DOMAIN_ID": "default",
+           "OS_REGION_NAME": catalog.region}
+    done = subprocess.run([str(CLIENTS / args[0]), *args[1:]], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    if check:
+        assert done.returncode == 0, f"{args}: {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def appcontainer(catalog: Catalog, user: str, *args: str) -> Any:
+    verb, *rest = args  # options before the positionals: `run` takes the rest as the command
+    done = run(catalog, user, "demo", "openstack", "appcontainer", verb, "-f", "json", *rest)
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError as error:
+        raise AssertionError(f"{args}: not JSON:\n{done.stdout}\n{done.stderr}") from error
+
+
+def test_openstack_appcontainer_lifecycle(cloud: tuple[Higgins, Catalog],
+                                          docker_client: docker.DockerClient) -> None:
+    server, catalog = cloud
+    name = f"cli-{uuidlib.uuid4().hex[:6]}"
+    made = appcontainer(catalog, "demo_member", "run", "--name", name, "busybox:local",
+                        "sleep", "300")
+    uuid = made["uuid"]
+    assert made["name"] == name
+
+    def running() -> bool:
+        return bool(appcontainer(catalog, "demo_member", "show", name)["status"] == "Running")
+
+    wait_for(running, 60, f"{name} Running")
+    assert len(docker_containers(docker_client, uuid)) == 1
+    listed = appcontainer(catalog, "demo_reader", "list")
+    assert [c["uuid"] for c in listed] == [uuid]
+
+    said = run(catalog, "demo_member", "demo", "openstack", "appcontainer", "exec", name,
+               "echo", "hello from higgins")
+    assert said.stdout.strip() == "hello from higgins"
+
+    others = run(catalog, "alt_member", "alt_demo", "openstack", "appcontainer", "show", name,
+                 check=False)
+    assert others.returncode != 0 and "could not be found" in others.stderr
+
+    # The plugin reports a refused stop on stdout and exits 0 (as it does against Zun).
+    refused = run(catalog, "demo_reader", "demo", "openstack", "appcontainer", "stop", name,
+                  check=False)
+    assert "Policy doesn't allow container:stop" in refused.stdout + refused.stderr
+    assert appcontainer(catalog, "demo_member", "show", name)["status"] == "Running"
+
+    run(catalog, "demo_member", "demo", "openstack", "appcontainer", "stop", name)
+    wait_for(lambda: appcontainer(catalog, "demo_member", "show", name)["status"] == "Stopped",
+             60, f"{name} Stopped")
+    run(catalog, "demo_member", "demo", "openstack", "appcontainer", "delete", name)
+    wait_for(lambda: not docker_containers(docker_client, uuid), 60, f"{name} removed")
+    assert appcontainer(catalog, "demo_member", "list") == []
+
+
+def test_zun_cli_and_admin_only_views(cloud: tuple[Higgins, Catalog]) -> None:
+    server, catalog = cloud
+    hosts = run(catalog, "demo_admin", "demo", "zun", "host-list").stdout
+    assert server.host in hosts
+    refused = run(catalog, "demo_member", "demo", "zun", "host-list", check=False)
+    assert refused.returncode != 0 and "host:get_all" in refused.stderr
+    name = f"zun-{uuidlib.uuid4().hex[:6]}"
+    run(catalog, "demo_member", "demo", "zun", "create", "--name", name, "busybox:local",
+        "sleep", "300")
+    assert name in run(catalog, "demo_member", "demo", "zun", "list").stdout
+    run(catalog, "demo_member", "demo", "zun", "delete", name)
