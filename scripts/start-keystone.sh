@@ -13,15 +13,7 @@ VENV=$ROOT/venv
 answering() { curl -fsS -o /dev/null "$URL/v3" 2>/dev/null; }
 
 mkdir -p "$ROOT/logs"
-stamp=$VENV/.installed-$(sha256sum "$here/keystone/requirements.lock" | cut -c1-16)
-if [ ! -f "$stamp" ]; then
-  echo "==> installing Keystone into $VENV (pinned)"
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/python" -m uv --version >/dev/null 2>&1 || "$VENV/bin/pip" install -q uv==0.13.9
-  "$VENV/bin/python" -m uv pip install -q --python "$VENV/bin/python" -r "$here/keystone/requirements.lock"
-  rm -f "$VENV"/.installed-*
-  touch "$stamp"
-fi
+"$here/pinned-venv.sh" "$VENV" "$here/keystone/requirements.lock"
 sed "s#@ROOT@#$ROOT#g" "$here/keystone/keystone.conf.in" >"$ROOT/keystone.conf"
 export PYTHONWARNINGS=ignore::DeprecationWarning
 manage=("$VENV/bin/keystone-manage" --config-file "$ROOT/keystone.conf")
