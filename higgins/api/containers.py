@@ -80,10 +80,11 @@ _GUARDED_FIELDS = {"runtime": "container:create:runtime",
 
 
 def _authorize_create_fields(body: dict[str, Any]) -> None:
-    for field, rule in _GUARDED_FIELDS.items():
-        if body.get(field) not in (None, "", False, "false", "False"):
-            authorize(rule)
-    if body.get("privileged") not in (None, "", False, "false", "False"):
+    asked = [field for field in _GUARDED_FIELDS
+             if body.get(field) not in (None, "", False, "false", "False")]
+    for field in asked:
+        authorize(_GUARDED_FIELDS[field])
+    if "privileged" in asked:
         raise errors.bad_request("Privileged containers are not supported by Higgins yet.")
 
 
