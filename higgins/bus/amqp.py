@@ -54,6 +54,8 @@ COMMAND_PREFIX = "commands."
 _PUBLISH_DEADLINE_SECONDS = 30.0
 _POISON_TRIES = 5
 _DRAIN_SECONDS = 0.02
+# How long a consumer leaves an unrecorded event to its publisher before appending it itself.
+_APPEND_GRACE_SECONDS = 2.0
 # Failures that mean "a service is away": retried for as long as it takes, never dead-lettered.
 _TRANSIENT: tuple[type[Exception], ...] = (
     *cql.TRANSIENT, ServiceUnavailable, ConnectionError)
@@ -194,10 +196,24 @@ class AmqpBus:
         hand the handler the recorded envelope, appending it if nobody did."""
 
         def handle(envelope: Envelope) -> None:
-            recorded = self.log.recorded(envelope["id"]) or self.log.append(envelope)
+            recorded = self._published_record(envelope["id"]) or self.log.append(envelope)
             handler(recorded)
 
         return handle
+
+    def _published_record(self, event_id: str) -> Envelope | None:
+        """The event as its publisher recorded it, waiting a moment for that: a consumer that
+        appended a redelivered event itself could put it before an earlier one of the same
+        outcome (the broker does not keep order across requeues), so only an event whose
+        publisher seems gone (crashed between the broker and the log) is appended here."""
+        deadline = time.monotonic() + _APPEND_GRACE_SECONDS
+        delay = 0.002
+        while True:
+            recorded = self.log.recorded(event_id)
+            if recorded is not None or time.monotonic() > deadline:
+                return recorded
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
     def close(self) -> None:
         while True:
