@@ -9,6 +9,8 @@ from pathlib import Path
 
 from oslo_config import cfg
 
+from higgins.processors.quotas import Defaults as QuotaDefaults
+
 _OPTS = {
     None: [
         cfg.StrOpt("state_path", help="Where the embedded log and views live."),
@@ -54,6 +56,21 @@ _OPTS = {
         cfg.StrOpt("url", help="URL the API uses to reach this agent "
                    "(default http://host_ip:port)."),
     ],
+    "quota": [
+        cfg.IntOpt("containers", default=40, min=-1,
+                   help="Default containers per project (-1: unlimited)."),
+        cfg.IntOpt("cpu", default=20, min=-1, help="Default CPUs per project (-1: unlimited)."),
+        cfg.IntOpt("memory", default=51200, min=-1,
+                   help="Default MiB of memory per project (-1: unlimited)."),
+        cfg.IntOpt("disk", default=100, min=-1,
+                   help="Default GB of disk per project (-1: unlimited)."),
+        cfg.FloatOpt("unset_cpu", default=1.0, min=0,
+                     help="CPUs a container with no cpu limit counts against the quota "
+                          "(Zun's default_cpu)."),
+        cfg.IntOpt("unset_memory", default=512, min=0,
+                   help="MiB a container with no memory limit counts against the quota "
+                        "(Zun's default_memory)."),
+    ],
 }
 
 
@@ -94,6 +111,7 @@ class Settings:
     agent: AgentSettings
     bus: BusSettings
     processor_concurrency: int = 8
+    quota: QuotaDefaults = QuotaDefaults()
     config_files: tuple[str, ...] = ()
 
 
@@ -134,5 +152,7 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
                             agent.port, agent.url or f"http://{agent.host_ip}:{agent.port}"),
         bus=BusSettings(bus_url, conf.bus.log_url or store_url, conf.bus.partitions),
         processor_concurrency=conf.processor.concurrency,
+        quota=QuotaDefaults(conf.quota.containers, conf.quota.cpu, conf.quota.memory,
+                            conf.quota.disk, conf.quota.unset_cpu, conf.quota.unset_memory),
         config_files=tuple(conf.config_file or ()),
     )

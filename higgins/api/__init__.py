@@ -21,11 +21,13 @@ from higgins.api import (
     hosts,
     microversions,
     missing,
+    quotas,
     versions,
 )
 from higgins.api.policy import Policy
 from higgins.api.services import AgentDirectory, Services
 from higgins.bus.base import Bus
+from higgins.processors.quotas import Defaults as QuotaDefaults
 from higgins.store.base import Store
 
 LOG = logging.getLogger("higgins.api")
@@ -33,12 +35,14 @@ _SLASHES = re.compile(r"/{2,}")
 
 
 def create_app(bus: Bus, store: Store, agents: AgentDirectory,
-               policy: Policy | None = None) -> flask.Flask:
+               policy: Policy | None = None,
+               quota: QuotaDefaults | None = None) -> flask.Flask:
     """The API; noauth until auth.require_tokens() puts Keystone in front of it."""
     app = flask.Flask("higgins")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["higgins"] = Services(bus=bus, store=store, agents=agents,
-                                         policy=policy or Policy())
+                                         policy=policy or Policy(),
+                                         quota=quota or QuotaDefaults())
     app.url_map.strict_slashes = False
     app.wsgi_app = _collapse_slashes(app.wsgi_app)  # type: ignore[method-assign]
     errors.register(app)
@@ -47,6 +51,7 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory,
     app.register_blueprint(host_calls.blueprint)
     app.register_blueprint(actions.blueprint)
     app.register_blueprint(hosts.blueprint)
+    app.register_blueprint(quotas.blueprint)
     app.register_blueprint(missing.blueprint)
     app.before_request(_begin)
     app.after_request(_finish)
@@ -58,7 +63,7 @@ def configured_app(settings: config.Settings, bus: Bus, store: Store,
     """The API as the INI file says: policy overrides from [oslo_policy], and Keystone tokens
     (keystonemiddleware, [keystone_authtoken]) when [api] auth_strategy = keystone."""
     library = config.library_config(settings)
-    app = create_app(bus, store, agents, Policy(library))
+    app = create_app(bus, store, agents, Policy(library), settings.quota)
     if settings.api.auth_strategy == "keystone":
         auth.require_tokens(app, library)
     return app

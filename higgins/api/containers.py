@@ -11,7 +11,7 @@ from typing import Any
 import flask
 
 from higgins import events
-from higgins.api import errors, parsing, views
+from higgins.api import errors, parsing, quotas, views
 from higgins.api.identity import Caller, current_caller
 from higgins.api.microversions import Version
 from higgins.api.services import Services, allowed, authorize, services
@@ -66,6 +66,9 @@ def create() -> Any:
     spec = parsing.container_spec(body, _version(), run)
     new_uuid = str(uuidlib.uuid4())
     spec["name"] = spec["name"] or f"higgins-{new_uuid[:8]}"
+    # Not given back if the publish fails: the event may be durable all the same (a lost
+    # confirm), and an allocation with no container settles away on its own (processors/quotas).
+    quotas.reserve(caller.project_id, new_uuid, spec["cpu"], spec["memory"])
     state = _record(services(), _envelope(EventType.CREATE_REQUESTED, new_uuid, caller, spec))
     response = flask.jsonify(_render(state))
     response.status_code = 202
@@ -272,7 +275,14 @@ def _update_limits(state: ContainerState,
                    limits: dict[str, Any]) -> tuple[ContainerState, bool]:
     """The container after its new limits, and whether the agent applied them in time
     (if not, they are still on their way: 202 rather than 200)."""
-    requested = _act_on(state, Action.UPDATE, limits)
+    before = quotas.held(state.project_id, state.uuid)
+    quotas.reserve(state.project_id, state.uuid, limits.get("cpu", state.cpu),
+                   limits.get("memory", state.memory))
+    try:
+        requested = _act_on(state, Action.UPDATE, limits)
+    except errors.ApiError:
+        quotas.restore(state.project_id, state.uuid, before)
+        raise
     svc = services()
     # From the start of the history, not from the view's seq: on a bus that delivers before
     # the API has folded its own event, the agent's answer can already be in that view.
@@ -280,6 +290,7 @@ def _update_limits(state: ContainerState,
     if result is None:
         return requested, False
     if result["type"] == EventType.UPDATE_FAILED:
+        quotas.restore(state.project_id, state.uuid, before)
         raise errors.conflict(result["data"]["reason"], code="container.update_failed")
     current = live.current_container(svc.bus, svc.store, requested.uuid)
     return current or requested, True

@@ -59,6 +59,12 @@ _OTHER_RULES: dict[str, tuple[str, str]] = {
     "host:get_all": (ADMIN, "GET /v1/hosts"),
     "host:get": (ADMIN, "GET /v1/hosts/{id}"),
     "availability_zones:get_all": ("role:reader or role:admin", "GET /v1/availability_zones"),
+    "quota:get": (READER, "GET /v1/quotas/{project_id}"),
+    "quota:get_default": (READER, "GET /v1/quotas/{project_id}/defaults"),
+    "quota:update": (ADMIN, "PUT /v1/quotas/{project_id}"),
+    "quota:delete": (ADMIN, "DELETE /v1/quotas/{project_id}"),
+    "quota_class:get": (ADMIN, "GET /v1/quota_classes/{quota_class_name}"),
+    "quota_class:update": (ADMIN, "PUT /v1/quota_classes/{quota_class_name}"),
 }
 
 

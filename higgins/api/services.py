@@ -10,6 +10,7 @@ import flask
 from higgins.api.identity import Caller, current_caller
 from higgins.api.policy import Policy
 from higgins.bus.base import Bus
+from higgins.processors.quotas import Defaults as QuotaDefaults
 from higgins.store.base import Store
 
 
@@ -31,6 +32,7 @@ class Services:
     store: Store
     agents: AgentDirectory
     policy: Policy
+    quota: QuotaDefaults
 
 
 def services() -> Services:

@@ -6,17 +6,38 @@ commute, and no read, lock or compare-and-set is needed to keep a view right."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from higgins.faults import ServiceUnavailable
 from higgins.processors.model import ContainerState, HostState
+from higgins.processors.quotas import Allocation
 
 
 class StoreUnavailable(ServiceUnavailable):
     """The views could not be read or written now (their database is away); try again."""
 
 
-class Store(Protocol):
+class QuotaBook(Protocol):
+    """Quota limits (configuration an admin sets) and each project's allocation ledger, the one
+    thing here changed by compare-and-set: quota must hold across API processes."""
+
+    def quota_limits(self, scope: str) -> dict[str, int]:
+        """The limits set for `scope` ("project:<id>" or "class:<name>"), resource -> limit."""
+
+    def set_quota_limits(self, scope: str, limits: Mapping[str, int]) -> None: ...
+
+    def clear_quota_limits(self, scope: str) -> None: ...
+
+    def load_ledger(self, project_id: str) -> tuple[int, dict[str, Allocation]]:
+        """The project's ledger and its version (0: never written)."""
+
+    def swap_ledger(self, project_id: str, version: int,
+                    ledger: Mapping[str, Allocation]) -> bool:
+        """Write `ledger` as version+1 if the stored one is still `version`; False if not."""
+
+
+class Store(QuotaBook, Protocol):
     def load_container(self, uuid: str) -> ContainerState | None: ...
 
     def save_container(self, state: ContainerState) -> None:

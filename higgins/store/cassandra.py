@@ -6,12 +6,15 @@ Side effects: connects to Cassandra; creates the keyspace and tables when missin
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from cassandra import ConsistencyLevel
 from cassandra.query import PreparedStatement
 
 from higgins import cql
 from higgins.processors.model import ContainerState, HostState, Status
+from higgins.processors.quotas import Allocation
 from higgins.store import records
 from higgins.store.base import StoreUnavailable
 
@@ -30,6 +33,11 @@ _MIGRATIONS = (
     """CREATE TABLE IF NOT EXISTS host_views (name text PRIMARY KEY, seq int, body text)""",
     "DROP TABLE IF EXISTS containers",
     "DROP TABLE IF EXISTS hosts",
+    """CREATE TABLE IF NOT EXISTS quota_limits (
+        scope text, resource text, hard_limit int, PRIMARY KEY (scope, resource))""",
+    # changed only by lightweight transactions (IF NOT EXISTS / IF version = ?)
+    """CREATE TABLE IF NOT EXISTS quota_ledgers (
+        project_id text PRIMARY KEY, version int, body text)""",
 )
 
 _STATEMENTS = {
@@ -41,6 +49,14 @@ _STATEMENTS = {
     "load_host": "SELECT body FROM host_views WHERE name = ?",
     "save_host": "INSERT INTO host_views (name, seq, body) VALUES (?, ?, ?) USING TIMESTAMP ?",
     "all_hosts": "SELECT body FROM host_views",
+    "quota_limits": "SELECT resource, hard_limit FROM quota_limits WHERE scope = ?",
+    "set_quota_limit": "INSERT INTO quota_limits (scope, resource, hard_limit) VALUES (?, ?, ?)",
+    "clear_quota_limits": "DELETE FROM quota_limits WHERE scope = ?",
+    "load_ledger": "SELECT version, body FROM quota_ledgers WHERE project_id = ?",
+    "create_ledger": "INSERT INTO quota_ledgers (project_id, version, body) VALUES (?, 1, ?) "
+                     "IF NOT EXISTS",
+    "swap_ledger": "UPDATE quota_ledgers SET version = ?, body = ? WHERE project_id = ? "
+                   "IF version = ?",
 }
 
 
@@ -53,6 +69,8 @@ class CassandraStore:
         cql.migrate(self._session, "views", _MIGRATIONS)
         self._prepared: dict[str, PreparedStatement] = {
             name: self._session.prepare(cql) for name, cql in _STATEMENTS.items()}
+        # see the outcome of every finished or half-finished lightweight transaction
+        self._prepared["load_ledger"].consistency_level = ConsistencyLevel.SERIAL
 
     @classmethod
     def from_url(cls, url: str) -> CassandraStore:
@@ -96,9 +114,33 @@ class CassandraStore:
         hosts = [records.host_state(json.loads(row.body)) for row in self._run("all_hosts")]
         return sorted(hosts, key=lambda h: h.name)
 
+    def quota_limits(self, scope: str) -> dict[str, int]:
+        return {row.resource: row.hard_limit for row in self._run("quota_limits", scope)}
+
+    def set_quota_limits(self, scope: str, limits: Mapping[str, int]) -> None:
+        for resource, limit in limits.items():
+            self._run("set_quota_limit", scope, resource, limit)
+
+    def clear_quota_limits(self, scope: str) -> None:
+        self._run("clear_quota_limits", scope)
+
+    def load_ledger(self, project_id: str) -> tuple[int, dict[str, Allocation]]:
+        row = self._run("load_ledger", project_id).one()
+        return (row.version, records.ledger_from_body(row.body)) if row else (0, {})
+
+    def swap_ledger(self, project_id: str, version: int,
+                    ledger: Mapping[str, Allocation]) -> bool:
+        body = records.ledger_body(ledger)
+        if version == 0:
+            applied: bool = self._run("create_ledger", project_id, body).was_applied
+        else:
+            applied = self._run("swap_ledger", version + 1, body, project_id,
+                                version).was_applied
+        return applied
+
     def truncate(self) -> None:
         """Empty every view (tests and `higgins replay --into`)."""
-        for table in ("container_views", "host_views"):
+        for table in ("container_views", "host_views", "quota_limits", "quota_ledgers"):
             self._session.execute(f"TRUNCATE {table}")
 
     def close(self) -> None:

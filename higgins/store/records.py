@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from higgins.processors.model import ContainerState, HostState, Status, TaskState
+from higgins.processors.quotas import Allocation
 
 _TUPLES = ("command", "entrypoint")
 
@@ -41,3 +44,12 @@ def host_record(state: HostState) -> dict[str, Any]:
 
 def host_state(record: dict[str, Any]) -> HostState:
     return HostState(**{**record, "runtimes": tuple(record["runtimes"])})
+
+
+def ledger_body(ledger: Mapping[str, Allocation]) -> str:
+    return json.dumps({uuid: allocation.to_record() for uuid, allocation in ledger.items()})
+
+
+def ledger_from_body(body: str | None) -> dict[str, Allocation]:
+    return {uuid: Allocation.from_record(record)
+            for uuid, record in json.loads(body or "{}").items()}

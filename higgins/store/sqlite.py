@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from higgins.processors.model import ContainerState, HostState, Status
+from higgins.processors.quotas import Allocation
 from higgins.store import records
 
 _SCHEMA = """
@@ -23,6 +25,17 @@ CREATE INDEX IF NOT EXISTS containers_project ON containers (project_id, name);
 CREATE TABLE IF NOT EXISTS hosts (
     name TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quota_limits (
+    scope TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    hard_limit INTEGER NOT NULL,
+    PRIMARY KEY (scope, resource)
+);
+CREATE TABLE IF NOT EXISTS quota_ledgers (
+    project_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
     body TEXT NOT NULL
 );
 """
@@ -98,6 +111,42 @@ class SqliteStore:
     def list_hosts(self) -> list[HostState]:
         rows = self._connect().execute("SELECT body FROM hosts ORDER BY name")
         return [records.host_state(json.loads(body)) for (body,) in rows]
+
+    def quota_limits(self, scope: str) -> dict[str, int]:
+        rows = self._connect().execute(
+            "SELECT resource, hard_limit FROM quota_limits WHERE scope = ?", (scope,))
+        return dict(rows.fetchall())
+
+    def set_quota_limits(self, scope: str, limits: Mapping[str, int]) -> None:
+        with self._writing:
+            self._connect().executemany(
+                "INSERT INTO quota_limits (scope, resource, hard_limit) VALUES (?, ?, ?) "
+                "ON CONFLICT (scope, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
+                [(scope, resource, limit) for resource, limit in limits.items()])
+
+    def clear_quota_limits(self, scope: str) -> None:
+        with self._writing:
+            self._connect().execute("DELETE FROM quota_limits WHERE scope = ?", (scope,))
+
+    def load_ledger(self, project_id: str) -> tuple[int, dict[str, Allocation]]:
+        row = self._connect().execute(
+            "SELECT version, body FROM quota_ledgers WHERE project_id = ?", (project_id,)
+        ).fetchone()
+        return (row[0], records.ledger_from_body(row[1])) if row else (0, {})
+
+    def swap_ledger(self, project_id: str, version: int,
+                    ledger: Mapping[str, Allocation]) -> bool:
+        body = records.ledger_body(ledger)
+        with self._writing:
+            if version == 0:
+                cursor = self._connect().execute(
+                    "INSERT OR IGNORE INTO quota_ledgers (project_id, version, body) "
+                    "VALUES (?, 1, ?)", (project_id, body))
+            else:
+                cursor = self._connect().execute(
+                    "UPDATE quota_ledgers SET version = version + 1, body = ? "
+                    "WHERE project_id = ? AND version = ?", (body, project_id, version))
+        return cursor.rowcount == 1
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

@@ -4,6 +4,7 @@ that API and fold share."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from higgins.bus.embedded import EmbeddedBus
 from higgins.processors.model import ContainerState, HostState, Status
+from higgins.processors.quotas import Allocation
 from higgins.runtime import views
 from higgins.store.base import Store
 from higgins.store.cassandra import CassandraStore
@@ -120,3 +122,42 @@ def test_folds_agree_with_the_log_in_order_with_gaps_and_redeliveries(
     assert store.load_container("u7") == views.current_container(bus, store, "u7")
     assert store.load_container("u7").seq == 6  # type: ignore[union-attr]
     bus.close()
+
+
+def test_quota_limits_are_kept_per_scope_and_cleared_whole(store: Store) -> None:
+    store.set_quota_limits("project:p", {"containers": 5, "cpu": 2})
+    store.set_quota_limits("project:p", {"cpu": 3})
+    store.set_quota_limits("class:default", {"memory": 1024})
+    assert store.quota_limits("project:p") == {"containers": 5, "cpu": 3}
+    store.clear_quota_limits("project:p")
+    assert store.quota_limits("project:p") == {}
+    assert store.quota_limits("class:default") == {"memory": 1024}
+
+
+def test_a_ledger_changes_only_from_the_version_it_was_read_at(store: Store) -> None:
+    one = {"a": Allocation(0.5, 64, 0, 1.0)}
+    assert store.load_ledger("p") == (0, {})
+    assert store.swap_ledger("p", 0, one)
+    assert not store.swap_ledger("p", 0, {})
+    assert store.load_ledger("p") == (1, one)
+    two = {**one, "b": Allocation(1.0, 512, 0, 2.0)}
+    assert store.swap_ledger("p", 1, two)
+    assert not store.swap_ledger("p", 1, one)
+    assert store.load_ledger("p") == (2, two)
+
+
+def test_concurrent_compare_and_set_loses_no_allocation(store: Store) -> None:
+    def add(uuid: str) -> None:
+        while True:
+            version, ledger = store.load_ledger("p")
+            if store.swap_ledger("p", version, {**ledger, uuid: Allocation(1, 1, 0, 0)}):
+                return
+
+    threads = [threading.Thread(target=add, args=(f"c{n}",)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    version, ledger = store.load_ledger("p")
+    assert sorted(ledger) == [f"c{n}" for n in range(6)]
+    assert version == 6

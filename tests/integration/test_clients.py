@@ -143,3 +143,32 @@ def test_zun_cli_and_admin_only_views(cloud: tuple[Higgins, Catalog]) -> None:
         "sleep", "300")
     assert name in run(catalog, "demo_member", "demo", "zun", "list").stdout
     run(catalog, "demo_member", "demo", "zun", "delete", name)
+
+
+def test_python_zunclient_as_a_library(cloud: tuple[Higgins, Catalog],
+                                       docker_client: docker.DockerClient) -> None:
+    """Member, reader, another project, an admin's quota and a bad token, as the library sees
+    them (tests/integration/zunclient_scenario.py runs in the clients' venv)."""
+    server, catalog = cloud
+    name = f"lib-{uuidlib.uuid4().hex[:6]}"
+    done = subprocess.run(
+        [str(CLIENTS / "python"), str(Path(__file__).with_name("zunclient_scenario.py")),
+         KEYSTONE, catalog.region, server.url, name],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    uuid = seen["shown"]
+    assert seen["running"] == "Running" and seen["listed"] == [uuid]
+    assert "hello from logs" in seen["logs"]
+    assert seen["exec"]["output"].strip() == "hi" and seen["exec"]["exit_code"] == 0
+    assert seen["reader_listed"] == [uuid]
+    assert seen["reader_stop"][0] == 403
+    assert seen["other_listed"] == [] and seen["other_show"][0] == 404
+    assert (seen["stopped"], seen["restarted"]) == ("Stopped", "Running")
+    assert seen["quota"]["containers"] == {"limit": 1, "in_use": 1}
+    assert seen["over_quota"][0] == 403
+    assert "Quota exceeded for resources: ['containers']" in seen["over_quota"][1]
+    assert seen["member_quota_update"][0] == 403
+    assert seen["bad_token"][0] == 401
+    assert seen["after_delete"] == []
+    wait_for(lambda: not docker_containers(docker_client, uuid), 60, f"{name} removed")
