@@ -40,6 +40,8 @@ class EventType(enum.StrEnum):
     UPDATED = "container.updated"
     UPDATE_FAILED = "container.update.failed"
     HOST_REPORTED = "host.reported"
+    SERVICE_UPDATED = "host.service.updated"
+    SERVICE_DELETED = "host.service.deleted"
 
 
 class CommandType(enum.StrEnum):

@@ -25,6 +25,9 @@ _OPTS = {
                    help="keystone: validate tokens with keystonemiddleware (configured by "
                         "[keystone_authtoken]); noauth: trust X-Project-Id / X-User-Id / "
                         "X-Roles headers (development only)."),
+        cfg.FloatOpt("service_down_time", default=60.0, min=1,
+                     help="Seconds without a report from a host's agent before its service "
+                          "shows as down in /v1/services."),
     ],
     "bus": [
         cfg.StrOpt("url", help="sqlite:///path (embedded, the default, under state_path) or "
@@ -53,6 +56,8 @@ _OPTS = {
                            help="Address of the agent's internal API (logs, exec, top, stats) "
                                 "when it runs as its own process; reachable by the API only."),
         cfg.PortOpt("port", default=9518),
+        cfg.FloatOpt("report_interval", default=10.0, min=0.1,
+                     help="Seconds between the agent's host reports (its service heartbeat)."),
         cfg.StrOpt("url", help="URL the API uses to reach this agent "
                    "(default http://host_ip:port)."),
     ],
@@ -80,6 +85,7 @@ class ApiSettings:
     port: int
     threads: int
     auth_strategy: str = "noauth"
+    service_down_time: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ class AgentSettings:
     host_ip: str = "127.0.0.1"
     port: int = 9518
     url: str = ""
+    report_interval: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -146,10 +153,11 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
         store_url=store_url,
         log_level=conf.log_level,
         api=ApiSettings(conf.api.host_ip, conf.api.port, conf.api.threads,
-                        conf.api.auth_strategy),
+                        conf.api.auth_strategy, conf.api.service_down_time),
         agent=AgentSettings(conf.host, conf.docker.url, conf.docker.api_version,
                             agent.concurrency, agent.availability_zone, agent.host_ip,
-                            agent.port, agent.url or f"http://{agent.host_ip}:{agent.port}"),
+                            agent.port, agent.url or f"http://{agent.host_ip}:{agent.port}",
+                            agent.report_interval),
         bus=BusSettings(bus_url, conf.bus.log_url or store_url, conf.bus.partitions),
         processor_concurrency=conf.processor.concurrency,
         quota=QuotaDefaults(conf.quota.containers, conf.quota.cpu, conf.quota.memory,

@@ -1,19 +1,40 @@
 #!/usr/bin/env bash
-# Build busybox:local (FROM scratch + Debian's static busybox), the image tests and examples use.
-# Idempotent: rebuilt only when missing.
+# Build busybox:local (FROM scratch + Debian's static busybox), the image tests and examples use,
+# and two for Zun's tempest tests: busybox-term:local, whose PID 1 is a shell that runs the
+# command and exits on SIGTERM (busybox's sleep as PID 1 ignores it, so every stop would wait out
+# Docker's 10 s timeout), and httpd:local on top of it, a server that runs with no command given
+# (where those tests use nginx). Idempotent: each is built only when missing.
 set -euo pipefail
 DOCKER=/usr/bin/docker
-if "$DOCKER" image inspect busybox:local >/dev/null 2>&1; then
-  exit 0
-fi
-echo "==> building image busybox:local from /bin/busybox"
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
-cp /bin/busybox "$ctx/busybox"
-cat >"$ctx/Dockerfile" <<'DOCKERFILE'
+if ! "$DOCKER" image inspect busybox:local >/dev/null 2>&1; then
+  echo "==> building image busybox:local from /bin/busybox"
+  cp /bin/busybox "$ctx/busybox"
+  cat >"$ctx/Dockerfile" <<'DOCKERFILE'
 FROM scratch
 COPY busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 CMD ["sh"]
 DOCKERFILE
-DOCKER_BUILDKIT=0 "$DOCKER" build -t busybox:local "$ctx"
+  DOCKER_BUILDKIT=0 "$DOCKER" build -q -t busybox:local "$ctx"
+fi
+if ! "$DOCKER" image inspect busybox-term:local >/dev/null 2>&1; then
+  echo "==> building image busybox-term:local"
+  mkdir -p "$ctx/term"
+  cat >"$ctx/term/Dockerfile" <<'DOCKERFILE'
+FROM busybox:local
+ENTRYPOINT ["/bin/sh", "-c", "trap 'exit 143' TERM; \"$@\" & wait $!", "--"]
+CMD ["sleep", "1000000"]
+DOCKERFILE
+  DOCKER_BUILDKIT=0 "$DOCKER" build -q -t busybox-term:local "$ctx/term"
+fi
+if ! "$DOCKER" image inspect httpd:local >/dev/null 2>&1; then
+  echo "==> building image httpd:local"
+  mkdir -p "$ctx/httpd"
+  cat >"$ctx/httpd/Dockerfile" <<'DOCKERFILE'
+FROM busybox-term:local
+CMD ["httpd", "-f", "-p", "8080", "-h", "/"]
+DOCKERFILE
+  DOCKER_BUILDKIT=0 "$DOCKER" build -q -t httpd:local "$ctx/httpd"
+fi

@@ -10,6 +10,8 @@ scripts/start-cassandra.sh
 scripts/start-rabbitmq.sh
 scripts/start-keystone.sh
 scripts/install-clients.sh
+scripts/install-tempest.sh
+scripts/install-schemathesis.sh
 echo "==> lint and layer contracts"
 .venv/bin/ruff check higgins tests bench
 .venv/bin/lint-imports

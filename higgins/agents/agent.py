@@ -79,8 +79,11 @@ class Agent:
                 self._tracked[state.uuid] = Tracked(state.status, state.auto_remove)
                 self.check(state.uuid)
 
-    def run(self, stop: threading.Event, concurrency: int = 4) -> list[threading.Thread]:
+    def run(self, stop: threading.Event, concurrency: int = 4,
+            report_interval: float = 10.0) -> list[threading.Thread]:
         threads = [
+            threading.Thread(target=self._report_every, args=(stop, report_interval),
+                             daemon=True, name="agent-report"),
             threading.Thread(target=self._bus.consume, daemon=True, name=f"agent-{self.host}",
                              args=(f"agent.{self.host}", command_stream(self.host),
                                    self.handle, stop, concurrency)),
@@ -89,6 +92,15 @@ class Agent:
         for thread in threads:
             thread.start()
         return threads
+
+    def _report_every(self, stop: threading.Event, interval: float) -> None:
+        """Report again every `interval` seconds: the heartbeat that keeps this host's service
+        `up` (Zun's services API) and its inventory current."""
+        while not stop.wait(interval):
+            try:
+                self.report()
+            except Exception:  # noqa: BLE001 - a missed heartbeat must not end the next ones
+                LOG.exception("host report failed; trying again next interval")
 
     def _watch(self, stop: threading.Event) -> None:
         for uuid in self._driver.watch(stop):

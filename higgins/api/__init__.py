@@ -21,8 +21,10 @@ from higgins.api import (
     hosts,
     microversions,
     missing,
+    openapi,
     quotas,
     versions,
+    zun_services,
 )
 from higgins.api.policy import Policy
 from higgins.api.services import AgentDirectory, Services
@@ -36,13 +38,15 @@ _SLASHES = re.compile(r"/{2,}")
 
 def create_app(bus: Bus, store: Store, agents: AgentDirectory,
                policy: Policy | None = None,
-               quota: QuotaDefaults | None = None) -> flask.Flask:
+               quota: QuotaDefaults | None = None,
+               service_down_time: float = 60.0) -> flask.Flask:
     """The API; noauth until auth.require_tokens() puts Keystone in front of it."""
     app = flask.Flask("higgins")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["higgins"] = Services(bus=bus, store=store, agents=agents,
                                          policy=policy or Policy(),
-                                         quota=quota or QuotaDefaults())
+                                         quota=quota or QuotaDefaults(),
+                                         service_down_time=service_down_time)
     app.url_map.strict_slashes = False
     app.wsgi_app = _collapse_slashes(app.wsgi_app)  # type: ignore[method-assign]
     errors.register(app)
@@ -52,6 +56,8 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory,
     app.register_blueprint(actions.blueprint)
     app.register_blueprint(hosts.blueprint)
     app.register_blueprint(quotas.blueprint)
+    app.register_blueprint(zun_services.blueprint)
+    app.register_blueprint(openapi.blueprint)
     app.register_blueprint(missing.blueprint)
     app.before_request(_begin)
     app.after_request(_finish)
@@ -63,7 +69,8 @@ def configured_app(settings: config.Settings, bus: Bus, store: Store,
     """The API as the INI file says: policy overrides from [oslo_policy], and Keystone tokens
     (keystonemiddleware, [keystone_authtoken]) when [api] auth_strategy = keystone."""
     library = config.library_config(settings)
-    app = create_app(bus, store, agents, Policy(library), settings.quota)
+    app = create_app(bus, store, agents, Policy(library), settings.quota,
+                     settings.api.service_down_time)
     if settings.api.auth_strategy == "keystone":
         auth.require_tokens(app, library)
     return app

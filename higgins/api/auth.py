@@ -13,7 +13,7 @@ from oslo_config import cfg
 
 from higgins.api.identity import KEYSTONE
 
-_OPEN_PATHS = frozenset({"", "/", "/v1", "/v1/"})
+_OPEN_PATHS = frozenset({"", "/", "/v1", "/v1/", "/v1/openapi.json"})
 
 
 def require_tokens(app: flask.Flask, conf: cfg.ConfigOpts) -> None:

@@ -200,7 +200,9 @@ def _act_on(state: ContainerState, action: Action,
 def delete(ident: str) -> Any:
     parsing.reject_unknown_query("force", "stop", "all_projects")
     force = parsing.query_bool("force")
-    stop = parsing.query_bool("stop") and _version().at_least(12)
+    # Zun added stop at 1.12 and refuses it below; Zun's own tempest tests send it at 1.1 to
+    # clean up, and doing what was asked beats both a 400 and silently ignoring it.
+    stop = parsing.query_bool("stop")
     state = lookup(ident, "container:delete")
     if force and _version().at_least(7):
         authorize("container:delete_force", state.project_id)

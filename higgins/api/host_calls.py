@@ -56,10 +56,10 @@ def _tail(value: str) -> str | int:
 @blueprint.post("/<ident>/execute")
 def execute(ident: str) -> Any:
     """Run a command in the container; with run=false only create the exec (Zun's shape)."""
-    parsing.reject_unknown_query("command", "run", "interactive")
-    command = _exec_command(flask.request.args.get("command"))
-    run = parsing.query_bool("run", True)
-    if parsing.query_bool("interactive"):
+    params = parsing.action_params("command", "run", "interactive")
+    command = _exec_command(params.get("command"))
+    run = parsing.to_bool("run", params.get("run", "true"))
+    if parsing.to_bool("interactive", params.get("interactive", "false")):
         raise errors.ApiError(501, "container.not_implemented",
                               "Higgins does not implement interactive execute (a websocket "
                               "proxy) yet; see the feature table in README.md.")
@@ -72,14 +72,14 @@ def execute(ident: str) -> Any:
 
 def _exec_command(value: str | None) -> list[str]:
     if not value:
-        raise errors.bad_request("Invalid input for query parameter 'command': it is required.")
+        raise errors.bad_request("Invalid input for parameter 'command': it is required.")
     try:
         words = shlex.split(value)
     except ValueError as error:
-        raise errors.bad_request(f"Invalid input for query parameter 'command': {error}.") \
+        raise errors.bad_request(f"Invalid input for parameter 'command': {error}.") \
             from error
     if not words:
-        raise errors.bad_request("Invalid input for query parameter 'command': it is empty.")
+        raise errors.bad_request("Invalid input for parameter 'command': it is empty.")
     return words
 
 

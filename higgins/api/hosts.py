@@ -56,14 +56,14 @@ def index() -> Any:
     return {"hosts": [_render(h) for h in services().store.list_hosts()], "next": None}
 
 
-@blueprint.get("/v1/hosts/<ident>")
-def show(ident: str) -> Any:
+@blueprint.get("/v1/hosts/<host>")
+def show(host: str) -> Any:
     parsing.reject_unknown_query()
     authorize("host:get")
-    for host in services().store.list_hosts():
-        if ident in (host.name, host_uuid(host.name)):
-            return _render(host)
-    raise errors.not_found(f"Host {ident} could not be found.")
+    for known in services().store.list_hosts():
+        if host in (known.name, host_uuid(known.name)):
+            return _render(known)
+    raise errors.not_found(f"Host {host} could not be found.")
 
 
 @blueprint.get("/v1/availability_zones", strict_slashes=False)

@@ -16,7 +16,7 @@ CONTAINER_ACTIONS = (
     "put_archive", "get_archive", "attach", "add_security_group", "remove_security_group",
     "network_attach", "network_detach", "network_list", "rebuild",
 )
-RESOURCES = ("capsules", "services", "images", "networks", "registries")
+RESOURCES = ("capsules", "images", "networks", "registries")
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 

@@ -235,6 +235,20 @@ def query_int(name: str, default: int | None, minimum: int = 0) -> int | None:
     return int(value)
 
 
+def action_params(*allowed: str) -> dict[str, str]:
+    """An action's parameters: clients send them in the query (python-zunclient) or as a JSON
+    object body (Zun's tempest tests: execute {"command": ...}); Zun reads both. Unknown names
+    are a 400."""
+    params = {name: str(value) for name, value in flask.request.args.items()}
+    if flask.request.get_data(cache=True).strip():
+        params.update({name: value if isinstance(value, str) else flask.json.dumps(value)
+                       for name, value in json_body().items()})
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise errors.bad_request(f"Unknown parameter(s): {', '.join(unknown)}.")
+    return params
+
+
 def reject_unknown_query(*allowed: str) -> None:
     unknown = sorted(set(flask.request.args) - set(allowed))
     if unknown:

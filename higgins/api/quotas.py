@@ -9,6 +9,7 @@ from typing import Any
 
 import flask
 
+from higgins import events
 from higgins.api import errors, parsing
 from higgins.api.services import authorize, services
 from higgins.processors import quotas
@@ -102,23 +103,13 @@ def _usage(project_id: str) -> dict[str, float]:
 
 
 def _quota_body() -> dict[str, int]:
-    """PUT bodies: any of containers, memory, cpu, disk as integers (or integer strings);
-    -1 is unlimited."""
+    """PUT bodies (schemas/requests/quota_update.json): any of containers, memory, cpu, disk as
+    integers or integer strings; -1 is unlimited."""
     body = parsing.json_body()
-    unknown = sorted(set(body) - set(quotas.RESOURCES))
-    if unknown:
-        raise errors.bad_request(f"Additional properties are not allowed ({unknown} were "
-                                 "unexpected); quotas are containers, memory, cpu and disk.")
-    return {name: _quota_value(name, value) for name, value in body.items()}
-
-
-def _quota_value(name: str, value: Any) -> int:
-    text = str(value).strip() if isinstance(value, int | str) and \
-        not isinstance(value, bool) else ""
-    if not text.lstrip("-").isdigit() or int(text) < quotas.UNLIMITED:
-        raise errors.bad_request(f"Invalid input for field '{name}': {value!r} is not an "
-                                 "integer of -1 (unlimited) or more.")
-    return int(text)
+    problems = events.schema_errors("requests", "quota_update", body)
+    if problems:
+        raise errors.bad_request(f"Invalid input for quotas: {'; '.join(problems)}")
+    return {name: int(value) for name, value in body.items()}
 
 
 @blueprint.get("/v1/quotas/<project_id>")
@@ -156,17 +147,17 @@ def reset(project_id: str) -> Any:
     return flask.Response(status=204)
 
 
-@blueprint.get("/v1/quota_classes/<name>")
-def show_class(name: str) -> Any:
+@blueprint.get("/v1/quota_classes/<quota_class_name>")
+def show_class(quota_class_name: str) -> Any:
     parsing.reject_unknown_query()
     authorize("quota_class:get")
     return quotas.class_limits(services().quota,
-                               services().store.quota_limits(_class_scope(name)))
+                               services().store.quota_limits(_class_scope(quota_class_name)))
 
 
-@blueprint.put("/v1/quota_classes/<name>")
-def update_class(name: str) -> Any:
+@blueprint.put("/v1/quota_classes/<quota_class_name>")
+def update_class(quota_class_name: str) -> Any:
     parsing.reject_unknown_query()
     authorize("quota_class:update")
-    services().store.set_quota_limits(_class_scope(name), _quota_body())
-    return show_class(name)
+    services().store.set_quota_limits(_class_scope(quota_class_name), _quota_body())
+    return show_class(quota_class_name)

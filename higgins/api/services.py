@@ -33,6 +33,7 @@ class Services:
     agents: AgentDirectory
     policy: Policy
     quota: QuotaDefaults
+    service_down_time: float = 60.0  # seconds without a host report before its service is down
 
 
 def services() -> Services:

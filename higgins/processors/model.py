@@ -114,6 +114,20 @@ class HostState:
     disk_total_gb: int = 0
     availability_zone: str = "nova"
     agent_url: str = ""
+    # Zun's compute service of the host: the admin's switches, and the agent's reports
+    disabled: bool = False
+    disabled_reason: str | None = None
+    forced_down: bool = False
+    deleted: bool = False
+    report_count: int = 0
+    created_at: str = ""
+
+    def evolve(self, **changes: Any) -> HostState:
+        return replace(self, **changes)
+
+    @property
+    def schedulable(self) -> bool:
+        return not (self.disabled or self.forced_down or self.deleted)
 
 
 @dataclass(frozen=True)

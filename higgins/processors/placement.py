@@ -33,7 +33,12 @@ def _has_runtime(request: ContainerState, host: HostState) -> bool:
     return "runc" in host.runtimes
 
 
+def _service_enabled(request: ContainerState, host: HostState) -> bool:
+    return host.schedulable
+
+
 FILTERS: tuple[tuple[str, Filter], ...] = (
+    ("ComputeFilter", _service_enabled),
     ("RuntimeFilter", _has_runtime),
     ("CPUFilter", _fits_cpu),
     ("RamFilter", _fits_memory),

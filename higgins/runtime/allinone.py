@@ -80,7 +80,7 @@ def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOn
     agent.reconcile()
     stop = threading.Event()
     threads = Processors(bus, store).run(stop)
-    threads += agent.run(stop, agent_settings.concurrency)
+    threads += agent.run(stop, agent_settings.concurrency, agent_settings.report_interval)
     progress("processors fold and scheduler consuming the event log")
     app = api.configured_app(settings, bus, store, LocalAgents({agent_settings.host: agent}))
     return AllInOne(bus, store, agent, app, stop, threads, lock)

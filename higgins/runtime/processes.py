@@ -67,7 +67,8 @@ def start_agent(conf: Settings, stop: threading.Event,
     views.current_host(bus, store, settings.host)
     progress(f"agent on host {settings.host!r} reported (calls at {settings.url}); reconciling")
     agent.reconcile()
-    return RunningAgent(agent, calls.create_app(agent), agent.run(stop, settings.concurrency))
+    return RunningAgent(agent, calls.create_app(agent), agent.run(stop, settings.concurrency,
+                                                                  settings.report_interval))
 
 
 # -- `higgins up --backend rabbitmq` ---------------------------------------------------------

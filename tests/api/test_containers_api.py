@@ -235,7 +235,7 @@ def test_list_pages_with_limit_and_marker(client: Any) -> None:
         pytest.param("POST", "/v1/containers/{uuid}/rebuild", id="rebuild"),
         pytest.param("GET", "/v1/containers/{uuid}/get_archive?path=/", id="get-archive"),
         pytest.param("GET", "/v1/capsules", id="capsules"),
-        pytest.param("GET", "/v1/services", id="services"),
+        pytest.param("GET", "/v1/images", id="images"),
     ],
 )
 def test_zun_features_not_built_yet_answer_501_saying_so(client: Any, method: str,

@@ -5,6 +5,7 @@ test's Higgins through a region of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -56,18 +57,29 @@ class Catalog:
         self._call("DELETE", f"/regions/{self.region}")
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-          docker_client: docker.DockerClient) -> Iterator[tuple[Higgins, Catalog]]:
-    server = deployment(request.param, tmp_path_factory.mktemp(f"clients-{request.param}"))
+@contextlib.contextmanager
+def keystone_cloud(backend: str, workdir: Path,
+                   docker_client: docker.DockerClient) -> Iterator[tuple[Higgins, Catalog]]:
+    """Higgins on `backend` behind the real Keystone, in a catalog region of its own."""
+    server = deployment(backend, workdir)
     server.config.write_text(server.config.read_text() + AUTHTOKEN)
     server.auth_headers = {"X-Auth-Token": token("demo_admin", "demo")[0]}
     catalog = Catalog(server.url)
     server.start()
-    yield server, catalog
-    server.close()
-    catalog.close()
-    remove_host_containers(docker_client, server.host)
+    try:
+        yield server, catalog
+    finally:
+        server.close()
+        catalog.close()
+        remove_host_containers(docker_client, server.host)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          docker_client: docker.DockerClient) -> Iterator[tuple[Higgins, Catalog]]:
+    with keystone_cloud(request.param, tmp_path_factory.mktemp(f"clients-{request.param}"),
+                        docker_client) as cloud:
+        yield cloud
 
 
 def run(catalog: Catalog, user: str, project: str, *args: str,
@@ -138,6 +150,8 @@ def test_zun_cli_and_admin_only_views(cloud: tuple[Higgins, Catalog]) -> None:
     assert server.host in hosts
     refused = run(catalog, "demo_member", "demo", "zun", "host-list", check=False)
     assert refused.returncode != 0 and "host:get_all" in refused.stderr
+    listed = run(catalog, "demo_admin", "demo", "zun", "service-list").stdout
+    assert server.host in listed and "zun-compute" in listed and "| up" in listed
     name = f"zun-{uuidlib.uuid4().hex[:6]}"
     run(catalog, "demo_member", "demo", "zun", "create", "--name", name, "busybox:local",
         "sleep", "300")
