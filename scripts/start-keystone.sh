@@ -31,11 +31,20 @@ if [ ! -f "$ROOT/.bootstrapped" ]; then
   touch "$ROOT/.bootstrapped"
 fi
 
+# A Keystone started from an older serve.py is restarted (the pid file records which one).
+code=$(sha256sum "$here/keystone/serve.py" | cut -c1-16)
+if answering && [ "$(cat "$ROOT/serve.sha" 2>/dev/null)" != "$code" ] && [ -f "$ROOT/keystone.pid" ]; then
+  echo "==> restarting Keystone (serve.py changed)"
+  kill "$(cat "$ROOT/keystone.pid")" 2>/dev/null || true
+  for _ in $(seq 1 40); do answering || break; sleep 0.25; done
+fi
+
 if ! answering; then
   echo "==> starting Keystone on $URL (logs: $ROOT/logs)"
   nohup "$VENV/bin/python" "$here/keystone/serve.py" "$ROOT/keystone.conf" "$PORT" \
     >"$ROOT/logs/stdout.log" 2>&1 &
   echo $! >"$ROOT/keystone.pid"
+  echo "$code" >"$ROOT/serve.sha"
   for _ in $(seq 1 120); do answering && break; sleep 0.5; done
   answering || { tail -20 "$ROOT/logs/stdout.log" >&2; echo "Keystone did not answer" >&2; exit 1; }
 fi

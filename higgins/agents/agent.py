@@ -4,7 +4,10 @@ Side effects: Docker calls, bus publishes, reads views."""
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
+import tarfile
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -150,6 +153,9 @@ class Agent:
         self._tracked[uuid] = Tracked(Status.CREATING, bool(spec.get("auto_remove")))
         self._driver.ensure_image(spec["image"], spec.get("image_pull_policy"))
         container_id, made_now = self._driver.create(uuid, spec)
+        if spec.get("injected_files"):
+            # Before any start, and again on a redelivery: writing the same files is harmless.
+            self._driver.put_archive(uuid, "/", injected_tar(spec["injected_files"]))
         drafts = [events.Draft(EventType.CREATED, uuid,
                                {"container_id": container_id, "host": self.host})]
         if not spec.get("run"):
@@ -262,6 +268,29 @@ class Agent:
 
     def stats(self, uuid: str, name: str) -> dict[str, Any]:
         return stats.summarise(name, self._driver.stats(uuid))
+
+    def answer(self, call: str, uuid: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A synchronous call by name, with a JSON body and a JSON answer (tars travel as
+        base64): what the API's AgentDirectory.call reaches, in-process or over HTTP."""
+        if call == "get_archive":
+            tar, stat = self._driver.get_archive(uuid, body["path"])
+            return {"data": base64.b64encode(tar).decode("ascii"), "stat": stat}
+        if call == "put_archive":
+            self._driver.put_archive(uuid, body["path"], base64.b64decode(body["data"]))
+            return {}
+        raise ValueError(f"no agent call {call!r}")
+
+
+def injected_tar(files: dict[str, str]) -> bytes:
+    """A tar (for Docker's put_archive at /) holding each injected file at its path."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, content in sorted(files.items()):
+            data = base64.b64decode(content)
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 def _origin(kind: EventType, subject: str, data: dict[str, Any]) -> events.Envelope:

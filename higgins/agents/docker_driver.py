@@ -264,6 +264,22 @@ class DockerDriver:
             raise DriverError(f"Docker failed to read stats: {_explain(error)}") from error
         return raw
 
+    def get_archive(self, uuid: str, path: str) -> tuple[bytes, dict[str, Any]]:
+        """A tar of `path` in the container, and Docker's stat of it."""
+        try:
+            chunks, stat = self._client.api.get_archive(docker_name(uuid), path)
+            return b"".join(chunks), dict(stat)
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker failed to read {path}: {_explain(error)}") from error
+
+    def put_archive(self, uuid: str, path: str, tar: bytes) -> None:
+        """Unpack the tar `tar` into directory `path` of the container."""
+        try:
+            self._client.api.put_archive(docker_name(uuid), path, tar)
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker failed to write into {path}: {_explain(error)}") \
+                from error
+
     def logs(self, uuid: str, **options: Any) -> str:
         try:
             raw = self._get(uuid).logs(**options)

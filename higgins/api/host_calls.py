@@ -4,11 +4,13 @@ without changing its Higgins state, so they record no event."""
 
 from __future__ import annotations
 
+import base64
 import shlex
 from typing import Any
 
 import flask
 
+from higgins import events
 from higgins.api import errors, parsing
 from higgins.api.containers import lookup
 from higgins.api.services import services
@@ -100,3 +102,56 @@ def stats(ident: str) -> Any:
     state = _placed(ident, Action.STATS, "container:stats")
     assert state.host is not None
     return services().agents.stats(state.host, state.uuid, state.name)
+
+
+_ARCHIVE_BASE64_SINCE = 25  # before 1.25 the tar travels as a JSON string of its bytes
+
+
+def _with_runtime(ident: str, action: Action) -> tuple[ContainerState, str]:
+    """The container, if `action` may be done now, and the host its Docker container is on."""
+    state = _placed(ident, action, f"container:{action}")
+    if state.host is None or state.container_id is None:
+        raise errors.conflict(f"Container {state.uuid} has no runtime container yet.")
+    return state, state.host
+
+
+def _archive_path() -> str:
+    path = flask.request.args.get("path")
+    if not path:
+        raise errors.bad_request("Invalid input for query parameter 'path': it is required.")
+    return path
+
+
+@blueprint.get("/<ident>/get_archive")
+def get_archive(ident: str) -> Any:
+    """A tar of a path in the container, with Docker's stat of it."""
+    parsing.reject_unknown_query("path")
+    path = _archive_path()
+    state, host = _with_runtime(ident, Action.GET_ARCHIVE)
+    found = services().agents.call(host, state.uuid, "get_archive", {"path": path})
+    data = found["data"]
+    if not flask.g.version.at_least(_ARCHIVE_BASE64_SINCE):
+        data = base64.b64decode(data).decode("latin-1")
+    return {"data": data, "stat": found["stat"]}
+
+
+@blueprint.post("/<ident>/put_archive")
+def put_archive(ident: str) -> Any:
+    """Unpack a tar (base64 from 1.25) into a directory of the container."""
+    parsing.reject_unknown_query("path")
+    path = _archive_path()
+    body = parsing.json_body()
+    problems = events.schema_errors("requests", "archive_put", body)
+    if problems:
+        raise errors.bad_request("Invalid input for field(s): " + "; ".join(problems))
+    data = body["data"]
+    if flask.g.version.at_least(_ARCHIVE_BASE64_SINCE):
+        try:
+            base64.b64decode(data, validate=True)
+        except ValueError as error:
+            raise errors.bad_request("Invalid input for field 'data': not base64.") from error
+    else:
+        data = base64.b64encode(data.encode("latin-1", errors="replace")).decode("ascii")
+    state, host = _with_runtime(ident, Action.PUT_ARCHIVE)
+    services().agents.call(host, state.uuid, "put_archive", {"path": path, "data": data})
+    return flask.Response(status=200)

@@ -13,7 +13,7 @@ blueprint = flask.Blueprint("missing", __name__)
 
 CONTAINER_ACTIONS = (
     "execute_resize", "resize", "resize_container", "commit",
-    "put_archive", "get_archive", "attach", "add_security_group", "remove_security_group",
+    "attach", "add_security_group", "remove_security_group",
     "network_attach", "network_detach", "network_list", "rebuild",
 )
 RESOURCES = ("capsules", "images", "networks", "registries")

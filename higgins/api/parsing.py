@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import re
 import shlex
@@ -25,13 +26,11 @@ FIELD_SINCE: Mapping[str, int] = {
 # Accepted by Zun but needing Neutron, Cinder, Glance or more: only their empty form is accepted.
 NOT_YET: Mapping[str, str] = {
     "nets": "networking (Neutron) is not implemented yet",
-    "mounts": "volumes (Cinder) and injected files are not implemented yet",
     "hints": "scheduler hints are not implemented yet",
     "healthcheck": "health checks are not implemented yet",
     "exposed_ports": "exposed ports need networking, which is not implemented yet",
     "registry": "private registries are not implemented yet",
     "availability_zone": "availability zones are not implemented yet",
-    "host": "requesting a host is not implemented yet",
     "disk": "disk quotas are not implemented yet",
     "auto_heal": "auto heal is not implemented yet",
 }
@@ -89,6 +88,11 @@ def container_spec(body: dict[str, Any], version: Version, run: bool) -> dict[st
         "image_pull_policy": body.get("image_pull_policy"),
         "run": run,
     }
+    if body.get("host"):
+        spec["requested_host"] = body["host"]
+    files = injected_files(body.get("mounts"), version)
+    if files:
+        spec["injected_files"] = files
     return spec
 
 
@@ -117,6 +121,42 @@ def container_name(value: str | None) -> str:
                                  "a container name (2-255 of a-z, A-Z, 0-9, _ . -, starting "
                                  "with a letter or digit).")
     return value
+
+
+_INJECTED_SINCE = 25
+MAX_INJECTED_BYTES = 1024 * 1024
+
+
+def injected_files(mounts: Any, version: Version) -> dict[str, str]:
+    """Zun's mounts: `bind` entries (1.25+) inject a file whose base64 content is the source;
+    `volume` entries need Cinder, which Higgins does not have yet."""
+    if not mounts:
+        return {}
+    if not isinstance(mounts, list) or not all(isinstance(m, dict) for m in mounts):
+        raise errors.bad_request("Invalid input for field 'mounts': a list of objects.")
+    files: dict[str, str] = {}
+    for mount in mounts:
+        if mount.get("type", "volume") != "bind":
+            raise errors.bad_request("'mounts' of type volume are not supported by Higgins yet: "
+                                     "volumes need Cinder; inject files with type bind.")
+        if not version.at_least(_INJECTED_SINCE):
+            raise errors.bad_request("Injected files (mounts of type bind) need microversion "
+                                     "1.25 or later.")
+        destination, source = mount.get("destination"), mount.get("source")
+        if not isinstance(destination, str) or not destination.startswith("/") or \
+                destination.endswith("/"):
+            raise errors.bad_request("Invalid input for field 'mounts': each destination must "
+                                     "be an absolute file path.")
+        try:
+            content = base64.b64decode(str(source), validate=True)
+        except ValueError as error:
+            raise errors.bad_request("Invalid input for field 'mounts': a bind source must be "
+                                     "the file's content in base64.") from error
+        if len(content) > MAX_INJECTED_BYTES:
+            raise errors.bad_request("Invalid input for field 'mounts': an injected file may "
+                                     f"be at most {MAX_INJECTED_BYTES} bytes.")
+        files[destination] = str(source)
+    return files
 
 
 def _refuse_unsupported(body: Mapping[str, Any]) -> None:

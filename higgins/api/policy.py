@@ -53,6 +53,8 @@ _CONTAINER_RULES: dict[str, tuple[str, str]] = {
     "logs": (READER, "GET /v1/containers/{id}/logs"),
     "top": (READER, "GET /v1/containers/{id}/top"),
     "stats": (READER, "GET /v1/containers/{id}/stats"),
+    "get_archive": (MEMBER, "GET /v1/containers/{id}/get_archive"),
+    "put_archive": (MEMBER, "POST /v1/containers/{id}/put_archive"),
     "actions": (READER, "GET /v1/containers/{id}/container_actions[/{request_id}]"),
 }
 _OTHER_RULES: dict[str, tuple[str, str]] = {

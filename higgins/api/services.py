@@ -25,6 +25,9 @@ class AgentDirectory(Protocol):
 
     def stats(self, host: str, uuid: str, name: str) -> dict[str, Any]: ...
 
+    def call(self, host: str, uuid: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Any other synchronous call by name (get_archive, put_archive)."""
+
 
 @dataclass(frozen=True)
 class Services:

@@ -32,6 +32,8 @@ VALID_STATES: Mapping[Action, frozenset[Status]] = {
     Action.UPDATE: frozenset({S.CREATED, S.RUNNING, S.STOPPED, S.PAUSED}),
     Action.RENAME: frozenset(s for s in Status if s not in (S.DELETING, S.DELETED)),
     Action.TOP: frozenset({S.RUNNING}),
+    Action.GET_ARCHIVE: frozenset({S.CREATED, S.PAUSED, S.RUNNING, S.STOPPED}),
+    Action.PUT_ARCHIVE: frozenset({S.CREATED, S.PAUSED, S.RUNNING, S.STOPPED}),
     Action.STATS: frozenset({S.RUNNING}),
 }
 
@@ -97,6 +99,8 @@ def created_state(envelope: events.Envelope) -> ContainerState:
         interactive=bool(spec.get("interactive")),
         tty=bool(spec.get("tty")),
         image_pull_policy=spec.get("image_pull_policy"),
+        requested_host=spec.get("requested_host"),
+        injected_files=dict(spec.get("injected_files") or {}),
         run=bool(spec.get("run")),
     )
 
@@ -252,5 +256,6 @@ def create_command(state: ContainerState, host: str) -> events.CommandDraft:
         "image_pull_policy": state.image_pull_policy,
         "run": state.run,
         "project_id": state.project_id,
+        "injected_files": dict(state.injected_files),
     }
     return events.CommandDraft(CommandType.CREATE, host, state.uuid, spec)

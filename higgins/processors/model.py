@@ -57,6 +57,8 @@ class Action(enum.StrEnum):
     RENAME = "rename"
     TOP = "top"
     STATS = "stats"
+    GET_ARCHIVE = "get_archive"
+    PUT_ARCHIVE = "put_archive"
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class ContainerState:
     interactive: bool = False
     tty: bool = False
     image_pull_policy: str | None = None
+    requested_host: str | None = None  # Zun 1.39: an admin's choice of host
+    injected_files: dict[str, str] = field(default_factory=dict)  # path -> base64 (Zun 1.25)
     entrypoint: tuple[str, ...] = ()
     run: bool = False
     status_reason: str | None = None

@@ -33,11 +33,16 @@ def _has_runtime(request: ContainerState, host: HostState) -> bool:
     return "runc" in host.runtimes
 
 
+def _requested_host(request: ContainerState, host: HostState) -> bool:
+    return request.requested_host is None or host.name == request.requested_host
+
+
 def _service_enabled(request: ContainerState, host: HostState) -> bool:
     return host.schedulable
 
 
 FILTERS: tuple[tuple[str, Filter], ...] = (
+    ("RequestedHostFilter", _requested_host),
     ("ComputeFilter", _service_enabled),
     ("RuntimeFilter", _has_runtime),
     ("CPUFilter", _fits_cpu),

@@ -49,6 +49,9 @@ class LocalAgents:
     def stats(self, host: str, uuid: str, name: str) -> dict[str, Any]:
         return self._call(host, lambda agent: agent.stats(uuid, name))
 
+    def call(self, host: str, uuid: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call(host, lambda agent: agent.answer(name, uuid, body))
+
 
 class RemoteAgents:
     """Agents in other processes: each host's report names its agent's URL."""
@@ -86,4 +89,8 @@ class RemoteAgents:
 
     def stats(self, host: str, uuid: str, name: str) -> dict[str, Any]:
         found: dict[str, Any] = self._call(host, uuid, "stats", {"name": name})
+        return found
+
+    def call(self, host: str, uuid: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = self._call(host, uuid, name, body)
         return found

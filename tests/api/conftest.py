@@ -33,6 +33,9 @@ class NoAgents:
     def stats(self, host: str, uuid: str, name: str) -> dict[str, Any]:
         raise AssertionError("no agent in API tests")
 
+    def call(self, host: str, uuid: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("no agent in API tests")
+
 
 @pytest.fixture
 def bus(tmp_path: Path) -> Iterator[EmbeddedBus]:

@@ -233,7 +233,7 @@ def test_list_pages_with_limit_and_marker(client: Any) -> None:
     [
         pytest.param("POST", "/v1/containers/{uuid}/commit?repository=x", id="commit"),
         pytest.param("POST", "/v1/containers/{uuid}/rebuild", id="rebuild"),
-        pytest.param("GET", "/v1/containers/{uuid}/get_archive?path=/", id="get-archive"),
+        pytest.param("POST", "/v1/containers/{uuid}/network_attach?network=x", id="network"),
         pytest.param("GET", "/v1/capsules", id="capsules"),
         pytest.param("GET", "/v1/images", id="images"),
     ],
@@ -312,3 +312,30 @@ def test_actions_history_lists_requests_newest_first_and_shows_one(client: Any) 
     assert shown["action"] == "create" and shown["events"] == []
     missing = client.get(f"/v1/containers/{uuid}/container_actions/req-nope", headers=V140)
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("mounts", "version", "needle"),
+    [
+        pytest.param([{"source": "vol", "destination": "/d"}], "1.40", "need Cinder", id="volume"),
+        pytest.param([{"type": "bind", "source": "!!", "destination": "/f"}], "1.40", "base64",
+                     id="not-base64"),
+        pytest.param([{"type": "bind", "source": "aGk=", "destination": "rel"}], "1.40",
+                     "absolute", id="relative"),
+        pytest.param([{"type": "bind", "source": "aGk=", "destination": "/f"}], "1.24", "1.25",
+                     id="too-old"),
+    ],
+)
+def test_mounts_that_cannot_be_injected_files_are_a_400(client: Any, mounts: list[Any],
+                                                        version: str, needle: str) -> None:
+    response = create(client, {**BUSYBOX, "mounts": mounts},
+                      headers={"OpenStack-API-Version": f"container {version}"})
+    assert response.status_code == 400
+    assert needle in error_of(response)["detail"]
+
+
+def test_an_injected_file_travels_in_the_create_event(client: Any, bus: Any) -> None:
+    mounts = [{"type": "bind", "source": "aGk=", "destination": "/etc/greeting"}]
+    uuid = create(client, {**BUSYBOX, "mounts": mounts}).get_json()["uuid"]
+    (requested,) = bus.history(uuid)
+    assert requested["data"]["injected_files"] == {"/etc/greeting": "aGk="}

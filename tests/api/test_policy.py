@@ -116,3 +116,15 @@ def test_a_policy_file_overrides_the_defaults(overridden: Any) -> None:
     assert "host" in shown and "runtime" not in shown
     assert overridden.post(f"/v1/containers/{uuid}/stop", headers=ADMIN).status_code == 403
     assert overridden.post(f"/v1/containers/{uuid}/start", headers=MEMBER).status_code != 403
+
+
+def test_only_admins_choose_a_host_and_only_from_1_39(client: Any, bus: EmbeddedBus) -> None:
+    body = {**BUSYBOX, "host": "node-1"}
+    answer = create(client, body, headers=ADMIN)
+    assert answer.status_code == 202
+    (requested,) = bus.history(answer.get_json()["uuid"])
+    assert requested["data"]["requested_host"] == "node-1"
+    assert error(create(client, body, headers=MEMBER)) == (
+        403, "Policy doesn't allow container:create:requested_destination to be performed.")
+    older = create(client, body, headers={**ADMIN, "OpenStack-API-Version": "container 1.38"})
+    assert older.status_code == 400

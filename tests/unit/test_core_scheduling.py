@@ -99,3 +99,12 @@ def test_status_events_need_no_reaction() -> None:
     outcome = scheduling.schedule(in_status(Status.RUNNING, host="h1"), [],
                                   envelope("container.started", 3))
     assert outcome.events == () and outcome.commands == ()
+
+
+def test_a_requested_host_is_the_only_candidate() -> None:
+    asked = created(requested_host="small")
+    assert placement.select_host(asked, [host("big", memory_mb=8192), host("small")]) == \
+        placement.Placement("small")
+    assert placement.select_host(created(requested_host="gone"), [host("small")]) == \
+        placement.NoValidHost("No valid host was found. Filter RequestedHostFilter returned "
+                              "0 hosts.")
