@@ -39,6 +39,8 @@ class EventType(enum.StrEnum):
     UPDATE_REQUESTED = "container.update.requested"
     UPDATED = "container.updated"
     UPDATE_FAILED = "container.update.failed"
+    REBUILD_REQUESTED = "container.rebuild.requested"
+    REBUILT = "container.rebuilt"
     HOST_REPORTED = "host.reported"
     SERVICE_UPDATED = "host.service.updated"
     SERVICE_DELETED = "host.service.deleted"
@@ -56,6 +58,7 @@ class CommandType(enum.StrEnum):
     KILL = "agent.container.kill"
     DELETE = "agent.container.delete"
     UPDATE = "agent.container.update"
+    REBUILD = "agent.container.rebuild"
 
 
 class Envelope(TypedDict):

@@ -50,6 +50,7 @@ class Agent:
             CommandType.KILL: self._kill,
             CommandType.DELETE: self._delete,
             CommandType.UPDATE: self._update,
+            CommandType.REBUILD: self._rebuild,
         }
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -172,6 +173,23 @@ class Agent:
         return [*drafts, events.Draft(EventType.STARTED, uuid, {})]
 
 
+    def _rebuild(self, uuid: str, spec: dict[str, Any]) -> Drafts:
+        """Zun's rebuild: remove the runtime container, create it anew from the (maybe new)
+        image, and start it if it was running. Delivered again after it was done (Docker holds
+        a container other than the one being replaced), it reports what is there instead."""
+        observed = self._driver.inspect(uuid)
+        if observed is not None and spec.get("container_id") and \
+                observed.container_id != spec["container_id"]:
+            return [_rebuilt(uuid, observed.container_id, observed.state == "running")]
+        self._driver.ensure_image(spec["image"], spec.get("image_pull_policy"))
+        self._driver.remove(uuid, force=True)
+        container_id, _ = self._driver.create(uuid, spec)
+        if spec.get("injected_files"):
+            self._driver.put_archive(uuid, "/", injected_tar(spec["injected_files"]))
+        if spec.get("run"):
+            self._driver.act(uuid, "start")
+        return [_rebuilt(uuid, container_id, bool(spec.get("run")))]
+
     def _simple(self, verb: str, result: EventType) -> Callable[[str, dict[str, Any]], Drafts]:
         def run(uuid: str, data: dict[str, Any]) -> Drafts:
             self._driver.act(uuid, verb)
@@ -279,6 +297,11 @@ class Agent:
             self._driver.put_archive(uuid, body["path"], base64.b64decode(body["data"]))
             return {}
         raise ValueError(f"no agent call {call!r}")
+
+
+def _rebuilt(uuid: str, container_id: str, running: bool) -> events.Draft:
+    return events.Draft(EventType.REBUILT, uuid, {"container_id": container_id,
+                                                  "running": running})
 
 
 def injected_tar(files: dict[str, str]) -> bytes:

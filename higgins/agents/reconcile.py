@@ -82,6 +82,9 @@ def tracked_after(draft: events.Draft, before: Tracked) -> Tracked:
         EventType.LOST: Status.ERROR,
         EventType.DELETED: Status.DELETED,
     }
+    if draft.type == EventType.REBUILT:
+        running = bool(draft.data.get("running"))
+        return Tracked(Status.RUNNING if running else Status.CREATED, before.auto_remove)
     return Tracked(after.get(draft.type, before.status), before.auto_remove)
 
 

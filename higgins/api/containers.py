@@ -243,6 +243,22 @@ def act(ident: str, verb: str) -> Any:
     return flask.Response(status=202)
 
 
+@blueprint.post("/<ident>/rebuild")
+def rebuild(ident: str) -> Any:
+    """Zun's rebuild: a new runtime container from the container's image (or `image`), started
+    again if it was running. 202; the actions history shows when it is done."""
+    parsing.reject_unknown_query("image", "image_driver", "run")
+    image = flask.request.args.get("image") or None
+    driver = flask.request.args.get("image_driver")
+    if driver not in (None, "", "docker"):
+        raise errors.bad_request(f"Invalid input for query parameter 'image_driver': "
+                                 f"{driver!r}; Higgins has the docker image driver only.")
+    if image is not None:
+        image = parsing.container_image(image)
+    _act(ident, "container:rebuild", Action.REBUILD, {"image": image} if image else {})
+    return flask.Response(status=202)
+
+
 @blueprint.post("/<ident>/rename")
 def rename(ident: str) -> Any:
     """Zun's rename action, removed at 1.14 in favour of PATCH {"name": ...}."""

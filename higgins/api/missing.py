@@ -14,7 +14,7 @@ blueprint = flask.Blueprint("missing", __name__)
 CONTAINER_ACTIONS = (
     "execute_resize", "resize", "resize_container", "commit",
     "attach", "add_security_group", "remove_security_group",
-    "network_attach", "network_detach", "network_list", "rebuild",
+    "network_attach", "network_detach", "network_list",
 )
 RESOURCES = ("capsules", "images", "networks", "registries")
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]

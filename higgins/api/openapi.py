@@ -44,6 +44,8 @@ _ROUTES: tuple[tuple[str, str, str, tuple[str, ...], str | None, tuple[int, ...]
     ("post", "/v1/containers/{ident}/pause", "Pause", (), None, (202,)),
     ("post", "/v1/containers/{ident}/unpause", "Unpause", (), None, (202,)),
     ("post", "/v1/containers/{ident}/kill", "Send a signal", ("signal",), None, (202,)),
+    ("post", "/v1/containers/{ident}/rebuild", "Recreate from its image (or a new one)",
+     ("image", "image_driver"), None, (202,)),
     ("post", "/v1/containers/{ident}/rename", "Rename (before 1.14)", ("name",), None, (200,)),
     # interactive execute (a websocket proxy) answers 501 until it exists: not documented
     ("post", "/v1/containers/{ident}/execute", "Run a command in the container",

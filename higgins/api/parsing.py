@@ -123,6 +123,15 @@ def container_name(value: str | None) -> str:
     return value
 
 
+def container_image(value: str) -> str:
+    """An image reference, by the create body's rule (schemas/requests/container_create.json)."""
+    problems = events.schema_errors("requests", "container_create", {"image": value})
+    if problems:
+        raise errors.bad_request(f"Invalid input for query parameter 'image': {value!r} is not "
+                                 "an image reference.")
+    return value
+
+
 _INJECTED_SINCE = 25
 MAX_INJECTED_BYTES = 1024 * 1024
 

@@ -53,6 +53,7 @@ _CONTAINER_RULES: dict[str, tuple[str, str]] = {
     "logs": (READER, "GET /v1/containers/{id}/logs"),
     "top": (READER, "GET /v1/containers/{id}/top"),
     "stats": (READER, "GET /v1/containers/{id}/stats"),
+    "rebuild": (MEMBER, "POST /v1/containers/{id}/rebuild"),
     "get_archive": (MEMBER, "GET /v1/containers/{id}/get_archive"),
     "put_archive": (MEMBER, "POST /v1/containers/{id}/put_archive"),
     "actions": (READER, "GET /v1/containers/{id}/container_actions[/{request_id}]"),

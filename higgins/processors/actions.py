@@ -20,6 +20,7 @@ STARTS: Mapping[str, str] = {
     EventType.DELETE_REQUESTED: "delete",
     EventType.UPDATE_REQUESTED: "update",
     EventType.RENAMED: "rename",
+    EventType.REBUILD_REQUESTED: "rebuild",
 }
 # The event that finishes each action when it succeeds (a create with run=true ends started).
 FINISHES: Mapping[str, frozenset[str]] = {
@@ -33,6 +34,7 @@ FINISHES: Mapping[str, frozenset[str]] = {
     "delete": frozenset({EventType.DELETED}),
     "update": frozenset({EventType.UPDATED}),
     "rename": frozenset({EventType.RENAMED}),
+    "rebuild": frozenset({EventType.REBUILT}),
 }
 FAILURES = frozenset({EventType.FAILED, EventType.UPDATE_FAILED})
 

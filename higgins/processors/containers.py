@@ -32,6 +32,7 @@ VALID_STATES: Mapping[Action, frozenset[Status]] = {
     Action.UPDATE: frozenset({S.CREATED, S.RUNNING, S.STOPPED, S.PAUSED}),
     Action.RENAME: frozenset(s for s in Status if s not in (S.DELETING, S.DELETED)),
     Action.TOP: frozenset({S.RUNNING}),
+    Action.REBUILD: frozenset({S.CREATED, S.RUNNING, S.STOPPED, S.ERROR}),
     Action.GET_ARCHIVE: frozenset({S.CREATED, S.PAUSED, S.RUNNING, S.STOPPED}),
     Action.PUT_ARCHIVE: frozenset({S.CREATED, S.PAUSED, S.RUNNING, S.STOPPED}),
     Action.STATS: frozenset({S.RUNNING}),
@@ -49,6 +50,7 @@ _REQUESTED: Mapping[Action, EventType] = {
     Action.DELETE_AFTER_STOP: EventType.DELETE_REQUESTED,
     Action.RENAME: EventType.RENAMED,
     Action.UPDATE: EventType.UPDATE_REQUESTED,
+    Action.REBUILD: EventType.REBUILD_REQUESTED,
 }
 
 
@@ -70,6 +72,10 @@ def decide(
     data = dict(params or {})
     if action in (Action.DELETE, Action.DELETE_FORCE, Action.DELETE_AFTER_STOP):
         data = {"force": action == Action.DELETE_FORCE, "stop": action != Action.DELETE}
+    if action is Action.REBUILD:
+        # As Zun: the rebuilt container runs again if it was running when asked.
+        data = {**({"image": data["image"]} if data.get("image") else {}),
+                "run": state.status is S.RUNNING}
     return events.Draft(_REQUESTED[action], state.uuid, data)
 
 
@@ -160,6 +166,18 @@ def _updated(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
     return state.evolve(**changes)
 
 
+def _rebuild_requested(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    return state.evolve(status=S.REBUILDING, task_state=TaskState.REBUILDING,
+                        image=data.get("image", state.image))
+
+
+def _rebuilt(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    if state.status in (S.DELETING, S.DELETED):
+        return state.evolve(container_id=data["container_id"])
+    return state.evolve(container_id=data["container_id"], task_state=None, status_reason=None,
+                        status=S.RUNNING if data["running"] else S.CREATED, exit_code=None)
+
+
 def _delete_requested(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
     return state.evolve(status=S.DELETING, task_state=TaskState.DELETING)
 
@@ -187,6 +205,8 @@ _FOLDERS: Mapping[str, Folder] = {
     EventType.DELETE_REQUESTED: _delete_requested,
     EventType.RENAMED: _renamed,
     EventType.UPDATED: _updated,
+    EventType.REBUILD_REQUESTED: _rebuild_requested,
+    EventType.REBUILT: _rebuilt,
 }
 
 
@@ -217,6 +237,7 @@ _COMMANDS: Mapping[str, CommandType] = {
     EventType.KILL_REQUESTED: CommandType.KILL,
     EventType.DELETE_REQUESTED: CommandType.DELETE,
     EventType.UPDATE_REQUESTED: CommandType.UPDATE,
+    EventType.REBUILD_REQUESTED: CommandType.REBUILD,
 }
 
 
@@ -233,6 +254,9 @@ def route(state: ContainerState | None, envelope: events.Envelope) -> Outcome:
     data = dict(envelope["data"])
     if command is CommandType.DELETE:
         data["container_id"] = state.container_id
+    if command is CommandType.REBUILD:
+        data = {**create_command(state, state.host).data, "run": data["run"],
+                "container_id": state.container_id}
     return Outcome(commands=(events.CommandDraft(command, state.host, state.uuid, data),))
 
 

@@ -37,6 +37,7 @@ class TaskState(enum.StrEnum):
     UNPAUSING = "container_unpausing"
     KILLING = "container_killing"
     DELETING = "container_deleting"
+    REBUILDING = "container_rebuilding"
 
 
 class Action(enum.StrEnum):
@@ -57,6 +58,7 @@ class Action(enum.StrEnum):
     RENAME = "rename"
     TOP = "top"
     STATS = "stats"
+    REBUILD = "rebuild"
     GET_ARCHIVE = "get_archive"
     PUT_ARCHIVE = "put_archive"
 

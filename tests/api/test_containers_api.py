@@ -232,7 +232,7 @@ def test_list_pages_with_limit_and_marker(client: Any) -> None:
     ("method", "path"),
     [
         pytest.param("POST", "/v1/containers/{uuid}/commit?repository=x", id="commit"),
-        pytest.param("POST", "/v1/containers/{uuid}/rebuild", id="rebuild"),
+        pytest.param("POST", "/v1/containers/{uuid}/resize?w=1&h=1", id="resize"),
         pytest.param("POST", "/v1/containers/{uuid}/network_attach?network=x", id="network"),
         pytest.param("GET", "/v1/capsules", id="capsules"),
         pytest.param("GET", "/v1/images", id="images"),
