@@ -70,7 +70,9 @@ class Higgins:
         self.url = f"http://127.0.0.1:{self.port}"
         (self.workdir / "higgins.conf").write_text(
             f"[DEFAULT]\nhost = {self.host}\nstate_path = {self.workdir / 'state'}\n"
-            f"log_level = WARNING\n[api]\nport = {self.port}\n")
+            f"log_level = WARNING\n[api]\nport = {self.port}\n"
+            # unlimited, yet every create still reserves on the ledger (its cost is measured)
+            "[quota]\ncontainers = -1\ncpu = -1\nmemory = -1\n")
         self.process: subprocess.Popen[bytes] | None = None
         self.vhost = f"higgins-bench-{uuid.uuid4().hex[:8]}"
         self.keyspace = f"higgins_bench_{uuid.uuid4().hex[:8]}"
