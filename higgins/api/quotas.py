@@ -21,6 +21,10 @@ blueprint = flask.Blueprint("quotas", __name__)
 # Compare-and-set rounds before a reservation gives up (each lost round means another request
 # of the same project changed the ledger in between).
 _ATTEMPTS = 50
+# A ledger this long is settled against the views before it grows further, limits or not:
+# deleted containers leave their allocations behind until a settle, and with generous (or
+# unlimited) quotas no limit would ever call for one.
+_SETTLE_AT = 64
 
 
 def _limits(project_id: str) -> dict[str, int]:
@@ -46,14 +50,14 @@ def reserve(project_id: str, uuid: str, cpu: float | None, memory: int | None) -
     wanted = quotas.charge(cpu, memory, svc.quota, time.time())
     for _ in range(_ATTEMPTS):
         version, ledger = svc.store.load_ledger(project_id)
-        proposed = quotas.with_allocation(ledger, uuid, wanted)
-        if _grown_overs(ledger, proposed, limits):
+        if len(ledger) >= _SETTLE_AT or \
+                _grown_overs(ledger, quotas.with_allocation(ledger, uuid, wanted), limits):
             ledger = _settled(project_id, ledger)
-            proposed = quotas.with_allocation(ledger, uuid, wanted)
-            over = _grown_overs(ledger, proposed, limits)
-            if over:
-                raise errors.ApiError(403, "container.over_quota",
-                                      f"Quota exceeded for resources: {over}")
+        proposed = quotas.with_allocation(ledger, uuid, wanted)
+        over = _grown_overs(ledger, proposed, limits)
+        if over:
+            raise errors.ApiError(403, "container.over_quota",
+                                  f"Quota exceeded for resources: {over}")
         if svc.store.swap_ledger(project_id, version, proposed):
             return
     raise errors.ApiError(503, "container.quota_busy",

@@ -8,6 +8,8 @@ from typing import Any
 
 import flask
 
+from higgins.processors.quotas import Allocation
+from higgins.store.sqlite import SqliteStore
 from tests.api.conftest import error_of
 from tests.api.test_containers_api import BUSYBOX, create
 from tests.api.test_policy import ADMIN, MEMBER, OTHER_MEMBER, READER, mine
@@ -127,3 +129,15 @@ def test_concurrent_creates_never_take_more_than_the_quota(app: flask.Flask) -> 
     assert sorted(answers) == [202] * 3 + [403] * 5
     listed = app.test_client().get("/v1/containers", headers=MEMBER).get_json()["containers"]
     assert len(listed) == 3
+
+
+def test_a_long_ledger_is_settled_even_when_no_limit_is_near(client: Any,
+                                                             store: SqliteStore) -> None:
+    """Allocations of containers that no longer exist (here: never recorded, long ago) do not
+    pile up under unlimited quotas."""
+    set_quota(client, "p1", containers=-1, cpu=-1, memory=-1)
+    stale = {f"gone-{n}": Allocation(1.0, 512, 0, 0.0) for n in range(80)}
+    assert store.swap_ledger("p1", 0, stale)
+    assert create(client, headers=MEMBER).status_code == 202
+    version, ledger = store.load_ledger("p1")
+    assert len(ledger) == 1 and version == 2
