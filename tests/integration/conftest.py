@@ -21,6 +21,7 @@ import docker
 import pytest
 import requests
 
+from higgins.api.identity import DEFAULT_PROJECT
 from higgins.bus.base import Bus
 from tests.services import keyspace, rabbitmq_vhost
 
@@ -264,6 +265,10 @@ def higgins(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             docker_client: docker.DockerClient) -> Iterator[Higgins]:
     server = deployment(request.param, tmp_path_factory.mktemp(f"higgins-{request.param}"))
     server.start()
+    # One deployment serves the whole session in noauth's default project, which would pass
+    # Zun's default quotas; quotas are tested where they are set (test_quotas.py, clients).
+    Api(server.url).call("PUT", f"/v1/quotas/{DEFAULT_PROJECT}",
+                         json={"containers": -1, "cpu": -1, "memory": -1}).raise_for_status()
     yield server
     server.close()
     remove_host_containers(docker_client, server.host)

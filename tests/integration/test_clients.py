@@ -65,8 +65,8 @@ def keystone_cloud(backend: str, workdir: Path,
     server.config.write_text(server.config.read_text() + AUTHTOKEN)
     server.auth_headers = {"X-Auth-Token": token("demo_admin", "demo")[0]}
     catalog = Catalog(server.url)
-    server.start()
     try:
+        server.start()
         yield server, catalog
     finally:
         server.close()
