@@ -38,8 +38,9 @@ def _render(state: ContainerState) -> dict[str, Any]:
     return views.container(state, _version(), flask.request.host_url, hidden)
 
 
-def _envelope(kind: EventType, subject: str, caller: Caller,
-              data: dict[str, Any]) -> events.Envelope:
+def request_envelope(kind: EventType, subject: str, caller: Caller,
+                     data: dict[str, Any]) -> events.Envelope:
+    """An event recording this request of `caller` on `subject` (seq given by the bus)."""
     return events.Envelope(
         id=publishing.new_id(), type=str(kind), subject=subject, seq=0,
         time=publishing.utc_now(), project_id=caller.project_id, user_id=caller.user_id,
@@ -69,7 +70,8 @@ def create() -> Any:
     # Not given back if the publish fails: the event may be durable all the same (a lost
     # confirm), and an allocation with no container settles away on its own (processors/quotas).
     quotas.reserve(caller.project_id, new_uuid, spec["cpu"], spec["memory"])
-    state = _record(services(), _envelope(EventType.CREATE_REQUESTED, new_uuid, caller, spec))
+    state = _record(services(),
+                    request_envelope(EventType.CREATE_REQUESTED, new_uuid, caller, spec))
     response = flask.jsonify(_render(state))
     response.status_code = 202
     response.headers["Location"] = f"{flask.request.host_url.rstrip('/')}/v1/containers/{new_uuid}"
@@ -192,7 +194,7 @@ def _act_on(state: ContainerState, action: Action,
     decision = containers.decide(state, action, params)
     if isinstance(decision, Refusal):
         raise errors.conflict(decision.detail)
-    envelope = _envelope(decision.type, decision.subject, current_caller(), decision.data)
+    envelope = request_envelope(decision.type, decision.subject, current_caller(), decision.data)
     return _record(services(), envelope)
 
 

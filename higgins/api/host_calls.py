@@ -10,7 +10,6 @@ from typing import Any
 
 import flask
 
-from higgins import events
 from higgins.api import errors, parsing
 from higgins.api.containers import lookup
 from higgins.api.services import services
@@ -141,9 +140,7 @@ def put_archive(ident: str) -> Any:
     parsing.reject_unknown_query("path")
     path = _archive_path()
     body = parsing.json_body()
-    problems = events.schema_errors("requests", "archive_put", body)
-    if problems:
-        raise errors.bad_request("Invalid input for field(s): " + "; ".join(problems))
+    parsing.require_valid("archive_put", body)
     data = body["data"]
     if flask.g.version.at_least(_ARCHIVE_BASE64_SINCE):
         try:

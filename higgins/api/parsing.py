@@ -44,6 +44,13 @@ _TRUE = {"true", "1", "on", "yes"}
 _FALSE = {"false", "0", "off", "no"}
 
 
+def require_valid(schema: str, body: Any, what: str = "field(s)") -> None:
+    """A 400 naming every way `body` breaks schemas/requests/<schema>.json."""
+    problems = events.schema_errors("requests", schema, body)
+    if problems:
+        raise errors.bad_request(f"Invalid input for {what}: " + "; ".join(problems))
+
+
 def json_body() -> dict[str, Any]:
     raw = flask.request.get_data(cache=True)
     if not raw.strip():
@@ -66,9 +73,7 @@ def container_spec(body: dict[str, Any], version: Version, run: bool) -> dict[st
             f"Additional properties are not allowed ({', '.join(map(repr, too_new))} "
             f"{'was' if len(too_new) == 1 else 'were'} unexpected) at microversion {version}."
         )
-    problems = events.schema_errors("requests", "container_create", body)
-    if problems:
-        raise errors.bad_request("Invalid input for field(s): " + "; ".join(problems))
+    require_valid("container_create", body)
     _refuse_unsupported(body)
     spec = {
         "name": body.get("name") or None,
@@ -101,9 +106,7 @@ def container_update(body: dict[str, Any], version: Version) -> dict[str, Any]:
     if "name" in body and not version.at_least(14):
         raise errors.bad_request(f"Additional properties are not allowed ('name' was "
                                  f"unexpected) at microversion {version}.")
-    problems = events.schema_errors("requests", "container_update", body)
-    if problems:
-        raise errors.bad_request("Invalid input for field(s): " + "; ".join(problems))
+    require_valid("container_update", body)
     changes: dict[str, Any] = {}
     if "name" in body:
         changes["name"] = body["name"]

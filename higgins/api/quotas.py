@@ -9,7 +9,6 @@ from typing import Any
 
 import flask
 
-from higgins import events
 from higgins.api import errors, parsing
 from higgins.api.services import authorize, services
 from higgins.processors import quotas
@@ -110,9 +109,7 @@ def _quota_body() -> dict[str, int]:
     """PUT bodies (schemas/requests/quota_update.json): any of containers, memory, cpu, disk as
     integers or integer strings; -1 is unlimited."""
     body = parsing.json_body()
-    problems = events.schema_errors("requests", "quota_update", body)
-    if problems:
-        raise errors.bad_request(f"Invalid input for quotas: {'; '.join(problems)}")
+    parsing.require_valid("quota_update", body, "quotas")
     return {name: int(value) for name, value in body.items()}
 
 

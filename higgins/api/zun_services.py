@@ -12,12 +12,12 @@ import flask
 
 from higgins import events
 from higgins.api import errors, parsing
+from higgins.api.containers import request_envelope
 from higgins.api.hosts import host_uuid
 from higgins.api.identity import current_caller
 from higgins.api.services import authorize, services
 from higgins.events import EventType
 from higgins.processors.model import HostState
-from higgins.runtime import publishing
 from higgins.runtime import views as live
 
 blueprint = flask.Blueprint("zun_services", __name__, url_prefix="/v1/services")
@@ -67,11 +67,8 @@ def _service(host: str | None, binary: str | None) -> HostState:
 
 
 def _record(host: HostState, kind: EventType, data: dict[str, Any]) -> HostState:
-    caller = current_caller()
-    envelope = events.Envelope(
-        id=publishing.new_id(), type=str(kind), subject=events.host_subject(host.name), seq=0,
-        time=publishing.utc_now(), project_id=caller.project_id, user_id=caller.user_id,
-        request_id=flask.g.request_id, data={"host": host.name, **data})
+    envelope = request_envelope(kind, events.host_subject(host.name), current_caller(),
+                                {"host": host.name, **data})
     svc = services()
     svc.bus.publish([envelope])
     state = live.current_host(svc.bus, svc.store, host.name)
