@@ -41,9 +41,19 @@ class EventType(enum.StrEnum):
     UPDATE_FAILED = "container.update.failed"
     REBUILD_REQUESTED = "container.rebuild.requested"
     REBUILT = "container.rebuilt"
+    COMMIT_REQUESTED = "container.commit.requested"
+    COMMITTED = "container.committed"
+    COMMIT_FAILED = "container.commit.failed"
     HOST_REPORTED = "host.reported"
     SERVICE_UPDATED = "host.service.updated"
     SERVICE_DELETED = "host.service.deleted"
+    IMAGE_PULL_REQUESTED = "image.pull.requested"
+    IMAGE_PULLED = "image.pulled"
+    IMAGE_PULL_FAILED = "image.pull.failed"
+    IMAGE_COMMITTED = "image.committed"
+    IMAGE_DELETE_REQUESTED = "image.delete.requested"
+    IMAGE_DELETED = "image.deleted"
+    IMAGE_DELETE_FAILED = "image.delete.failed"
 
 
 class CommandType(enum.StrEnum):
@@ -59,6 +69,9 @@ class CommandType(enum.StrEnum):
     DELETE = "agent.container.delete"
     UPDATE = "agent.container.update"
     REBUILD = "agent.container.rebuild"
+    COMMIT = "agent.container.commit"
+    IMAGE_PULL = "agent.image.pull"
+    IMAGE_DELETE = "agent.image.delete"
 
 
 class Envelope(TypedDict):
@@ -99,6 +112,22 @@ HOST_SUBJECT_PREFIX = "host:"
 
 def host_subject(name: str) -> str:
     return HOST_SUBJECT_PREFIX + name
+
+
+IMAGE_SUBJECT_PREFIX = "image:"
+
+
+def image_subject(uuid: str) -> str:
+    return IMAGE_SUBJECT_PREFIX + uuid
+
+
+def subject_kind(subject: str) -> str:
+    """"host", "image" or "container": which view a subject's events fold into."""
+    if subject.startswith(HOST_SUBJECT_PREFIX):
+        return "host"
+    if subject.startswith(IMAGE_SUBJECT_PREFIX):
+        return "image"
+    return "container"
 
 
 def derived_id(cause_id: str, index: int, kind: str) -> str:

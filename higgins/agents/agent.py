@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from higgins import events
-from higgins.agents import reconcile, stats
+from higgins.agents import image_commands, reconcile, stats
 from higgins.agents.docker_driver import DockerDriver, DriverError
 from higgins.agents.reconcile import Observed, Tracked
 from higgins.bus.base import Bus, command_stream
@@ -119,6 +119,11 @@ class Agent:
         uuid = command["subject"]
         LOG.info("command %s", command["type"], extra={
             "uuid": uuid, "event_id": command["id"], "request_id": command["request_id"]})
+        if image_commands.is_image_work(command):
+            with self._lock(uuid):
+                drafts = image_commands.run(self._driver, self.host, command)
+                publishing.publish_outcome(self._bus, command, Outcome(events=tuple(drafts)))
+            return
         with self._lock(uuid):
             try:
                 drafts = self._run(command)

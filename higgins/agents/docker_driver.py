@@ -287,6 +287,46 @@ class DockerDriver:
             raise DriverError(f"Docker failed to read logs: {_explain(error)}") from error
         return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
 
+    def pull_image(self, repo: str, tag: str, policy: str | None) -> tuple[str, int]:
+        """An admin's pull of repo:tag (always, unless the policy says otherwise): Docker's id
+        and size of the image."""
+        name = f"{repo}:{tag}"
+        self.ensure_image(name, policy or "always")
+        return self.image_facts(name)
+
+    def image_facts(self, name: str) -> tuple[str, int]:
+        try:
+            attrs = self._client.api.inspect_image(name)
+        except docker.errors.NotFound as error:
+            raise DriverError(f"Image {name} is not on host {self.host}.") from error
+        return str(attrs["Id"]), int(attrs.get("Size") or 0)
+
+    def remove_image(self, name: str, image_id: str | None) -> None:
+        """Untag `name` (Docker removes the image with its last tag), if it still names
+        `image_id`: a tag since moved to another image is not this image any more."""
+        try:
+            if image_id is not None and self.image_facts(name)[0] != image_id:
+                return
+            self._client.api.remove_image(name)
+        except (DriverError, docker.errors.NotFound):
+            return
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker refused to remove image {name}: {_explain(error)}") \
+                from error
+
+    def commit(self, uuid: str, repository: str, tag: str) -> tuple[str, int]:
+        """Commit the container's filesystem as repository:tag (Docker pauses a running
+        container while it copies); the new image's id and size."""
+        try:
+            made = self._client.api.commit(docker_name(uuid), repository=repository, tag=tag)
+        except docker.errors.NotFound as error:
+            raise DriverError(f"Docker container {docker_name(uuid)} does not exist.") \
+                from error
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker failed to commit the container: {_explain(error)}") \
+                from error
+        return self.image_facts(str(made["Id"]))
+
     def close(self) -> None:
         self._client.close()
 

@@ -19,6 +19,7 @@ from higgins.api import (
     errors,
     host_calls,
     hosts,
+    images,
     microversions,
     missing,
     openapi,
@@ -55,6 +56,7 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory,
     app.register_blueprint(host_calls.blueprint)
     app.register_blueprint(actions.blueprint)
     app.register_blueprint(hosts.blueprint)
+    app.register_blueprint(images.blueprint)
     app.register_blueprint(quotas.blueprint)
     app.register_blueprint(zun_services.blueprint)
     app.register_blueprint(openapi.blueprint)

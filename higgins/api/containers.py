@@ -11,7 +11,7 @@ from typing import Any
 import flask
 
 from higgins import events
-from higgins.api import errors, parsing, quotas, views
+from higgins.api import errors, paging, parsing, quotas, views
 from higgins.api.identity import Caller, current_caller
 from higgins.api.microversions import Version
 from higgins.api.services import Services, allowed, authorize, services
@@ -95,49 +95,16 @@ def _authorize_create_fields(body: dict[str, Any]) -> None:
 
 @blueprint.get("", strict_slashes=False)
 def index() -> Any:
-    parsing.reject_unknown_query("all_projects", "limit", "marker", "sort_key", "sort_dir",
-                                 *_LIST_FILTERS)
+    parsing.reject_unknown_query("all_projects", *paging.QUERY, *_LIST_FILTERS)
     caller = authorize("container:get_all")
     project = None if _all_projects("container:get_all_all_projects") else caller.project_id
     found = services().store.find_containers(project_id=project)
     for key in _LIST_FILTERS:
         wanted = flask.request.args.get(key)
         if wanted is not None:
-            found = [s for s in found if str(_field(s, key)) == wanted]
-    found = _sorted(found)
-    page, next_marker = _page(found)
-    base = flask.request.host_url.rstrip("/")
-    next_url = f"{base}/v1/containers/?limit={len(page)}&marker={next_marker}" \
-        if next_marker else None
-    return {"containers": [_render(s) for s in page], "next": next_url}
-
-
-def _field(state: ContainerState, key: str) -> Any:
-    value = getattr(state, key)
-    return value if value is not None else ""
-
-
-def _sorted(found: list[ContainerState]) -> list[ContainerState]:
-    key = flask.request.args.get("sort_key", "created_at")
-    direction = flask.request.args.get("sort_dir", "asc")
-    if key not in _SORT_KEYS:
-        raise errors.bad_request(f"Invalid sort_key {key!r}; use one of {', '.join(_SORT_KEYS)}.")
-    if direction not in ("asc", "desc"):
-        raise errors.bad_request(f"Invalid sort_dir {direction!r}; use asc or desc.")
-    return sorted(found, key=lambda s: str(_field(s, key)), reverse=direction == "desc")
-
-
-def _page(found: list[ContainerState]) -> tuple[list[ContainerState], str | None]:
-    marker = flask.request.args.get("marker")
-    if marker:
-        uuids = [s.uuid for s in found]
-        if marker not in uuids:
-            raise errors.bad_request(f"Marker {marker} is not a container in this listing.")
-        found = found[uuids.index(marker) + 1:]
-    limit = parsing.query_int("limit", None, minimum=1)
-    if limit is None or len(found) <= limit:
-        return found, None
-    return found[:limit], found[limit - 1].uuid
+            found = [s for s in found if str(paging.field(s, key)) == wanted]
+    shown, next_url = paging.page(paging.sort(found, _SORT_KEYS, "created_at"), "containers")
+    return {"containers": [_render(s) for s in shown], "next": next_url}
 
 
 def _all_projects(rule: str) -> bool:
@@ -157,7 +124,7 @@ def lookup(ident: str, rule: str) -> ContainerState:
                                else "container:get_one_all_projects")
     project = None if everywhere else caller.project_id
     svc = services()
-    state = live.current_container(svc.bus, svc.store, ident) if _is_uuid(ident) else None
+    state = live.current_container(svc.bus, svc.store, ident) if parsing.is_uuid(ident) else None
     if state is None or state.status == "Deleted" or project not in (None, state.project_id):
         named = svc.store.find_containers(project_id=project, name=ident)
         if len(named) > 1:
@@ -168,14 +135,6 @@ def lookup(ident: str, rule: str) -> ContainerState:
         state = live.current_container(svc.bus, svc.store, named[0].uuid) or named[0]
     authorize(rule, state.project_id)
     return state
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuidlib.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 @blueprint.get("/<ident>")

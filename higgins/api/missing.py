@@ -12,11 +12,11 @@ from higgins.api import errors
 blueprint = flask.Blueprint("missing", __name__)
 
 CONTAINER_ACTIONS = (
-    "execute_resize", "resize", "resize_container", "commit",
+    "execute_resize", "resize", "resize_container",
     "attach", "add_security_group", "remove_security_group",
     "network_attach", "network_detach", "network_list",
 )
-RESOURCES = ("capsules", "images", "networks", "registries")
+RESOURCES = ("capsules", "networks", "registries")
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
@@ -43,3 +43,10 @@ blueprint.add_url_rule(f"/v1/containers/<ident>/{_ACTION}/<path:rest>",
 blueprint.add_url_rule(f"/v1/{_RESOURCE}", view_func=_resource, methods=_ALL_METHODS)
 blueprint.add_url_rule(f"/v1/{_RESOURCE}/<path:rest>", view_func=_resource,
                        methods=_ALL_METHODS)
+
+
+def _image_search() -> Any:
+    return _missing("image search (it needs a registry index such as Docker Hub or Glance)")
+
+
+blueprint.add_url_rule("/v1/images/search", view_func=_image_search, methods=["GET"])

@@ -7,6 +7,7 @@ import datetime
 import re
 import shlex
 import signal
+import uuid as uuidlib
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
@@ -299,6 +300,14 @@ def action_params(*allowed: str) -> dict[str, str]:
     if unknown:
         raise errors.bad_request(f"Unknown parameter(s): {', '.join(unknown)}.")
     return params
+
+
+def is_uuid(text: str) -> bool:
+    try:
+        uuidlib.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def reject_unknown_query(*allowed: str) -> None:

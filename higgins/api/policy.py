@@ -56,6 +56,7 @@ _CONTAINER_RULES: dict[str, tuple[str, str]] = {
     "rebuild": (MEMBER, "POST /v1/containers/{id}/rebuild"),
     "get_archive": (MEMBER, "GET /v1/containers/{id}/get_archive"),
     "put_archive": (MEMBER, "POST /v1/containers/{id}/put_archive"),
+    "commit": (MEMBER, "POST /v1/containers/{id}/commit"),
     "actions": (READER, "GET /v1/containers/{id}/container_actions[/{request_id}]"),
 }
 _OTHER_RULES: dict[str, tuple[str, str]] = {
@@ -67,6 +68,10 @@ _OTHER_RULES: dict[str, tuple[str, str]] = {
     "zun-service:enable": (ADMIN, "PUT /v1/services/enable"),
     "zun-service:disable": (ADMIN, "PUT /v1/services/disable"),
     "zun-service:force_down": (ADMIN, "PUT /v1/services/force_down"),
+    "image:pull": (ADMIN, "POST /v1/images"),
+    "image:get_all": (ADMIN, "GET /v1/images"),
+    "image:get_one": (ADMIN, "GET /v1/images/{id}"),
+    "image:delete": (ADMIN, "DELETE /v1/images/{id}"),
     "quota:get": (READER, "GET /v1/quotas/{project_id}"),
     "quota:get_default": (READER, "GET /v1/quotas/{project_id}/defaults"),
     "quota:update": (ADMIN, "PUT /v1/quotas/{project_id}"),

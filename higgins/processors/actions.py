@@ -21,6 +21,7 @@ STARTS: Mapping[str, str] = {
     EventType.UPDATE_REQUESTED: "update",
     EventType.RENAMED: "rename",
     EventType.REBUILD_REQUESTED: "rebuild",
+    EventType.COMMIT_REQUESTED: "commit",
 }
 # The event that finishes each action when it succeeds (a create with run=true ends started).
 FINISHES: Mapping[str, frozenset[str]] = {
@@ -35,8 +36,9 @@ FINISHES: Mapping[str, frozenset[str]] = {
     "update": frozenset({EventType.UPDATED}),
     "rename": frozenset({EventType.RENAMED}),
     "rebuild": frozenset({EventType.REBUILT}),
+    "commit": frozenset({EventType.COMMITTED}),
 }
-FAILURES = frozenset({EventType.FAILED, EventType.UPDATE_FAILED})
+FAILURES = frozenset({EventType.FAILED, EventType.UPDATE_FAILED, EventType.COMMIT_FAILED})
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ VALID_STATES: Mapping[Action, frozenset[Status]] = {
     Action.GET_ARCHIVE: frozenset({S.CREATED, S.PAUSED, S.RUNNING, S.STOPPED}),
     Action.PUT_ARCHIVE: frozenset({S.CREATED, S.PAUSED, S.RUNNING, S.STOPPED}),
     Action.STATS: frozenset({S.RUNNING}),
+    Action.COMMIT: frozenset({S.RUNNING, S.STOPPED, S.PAUSED}),
 }
 
 _REQUESTED: Mapping[Action, EventType] = {
@@ -51,6 +52,7 @@ _REQUESTED: Mapping[Action, EventType] = {
     Action.RENAME: EventType.RENAMED,
     Action.UPDATE: EventType.UPDATE_REQUESTED,
     Action.REBUILD: EventType.REBUILD_REQUESTED,
+    Action.COMMIT: EventType.COMMIT_REQUESTED,
 }
 
 
@@ -238,6 +240,7 @@ _COMMANDS: Mapping[str, CommandType] = {
     EventType.DELETE_REQUESTED: CommandType.DELETE,
     EventType.UPDATE_REQUESTED: CommandType.UPDATE,
     EventType.REBUILD_REQUESTED: CommandType.REBUILD,
+    EventType.COMMIT_REQUESTED: CommandType.COMMIT,
 }
 
 
@@ -252,7 +255,7 @@ def route(state: ContainerState | None, envelope: events.Envelope) -> Outcome:
             return Outcome(events=(events.Draft(EventType.DELETED, state.uuid, {}),))
         return Outcome()
     data = dict(envelope["data"])
-    if command is CommandType.DELETE:
+    if command in (CommandType.DELETE, CommandType.COMMIT):
         data["container_id"] = state.container_id
     if command is CommandType.REBUILD:
         data = {**create_command(state, state.host).data, "run": data["run"],

@@ -61,6 +61,7 @@ class Action(enum.StrEnum):
     REBUILD = "rebuild"
     GET_ARCHIVE = "get_archive"
     PUT_ARCHIVE = "put_archive"
+    COMMIT = "commit"
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,40 @@ class HostState:
     @property
     def schedulable(self) -> bool:
         return not (self.disabled or self.forced_down or self.deleted)
+
+
+class ImageStatus(enum.StrEnum):
+    """Where an image on a host is (Higgins' own; Zun keeps no status for images)."""
+
+    PULLING = "Pulling"
+    PRESENT = "Present"
+    FAILED = "Failed"
+    DELETING = "Deleting"
+    DELETED = "Deleted"
+
+
+@dataclass(frozen=True)
+class ImageState:
+    """The fold of one image's events: an image pulled onto, or committed on, one host."""
+
+    uuid: str
+    seq: int
+    project_id: str
+    user_id: str
+    repo: str
+    tag: str
+    host: str
+    status: ImageStatus
+    created_at: str
+    updated_at: str | None = None
+    image_pull_policy: str | None = None
+    image_id: str | None = None  # Docker's id, once the host has it
+    size: int | None = None  # bytes
+    status_reason: str | None = None
+    container_uuid: str | None = None  # the container it was committed from
+
+    def evolve(self, **changes: Any) -> ImageState:
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True)

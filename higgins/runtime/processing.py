@@ -8,15 +8,11 @@ import threading
 
 from higgins import events
 from higgins.bus.base import EVENTS, Bus
-from higgins.processors import scheduling
+from higgins.processors import images, scheduling
 from higgins.runtime import publishing, views
 from higgins.store.base import Store
 
 LOG = logging.getLogger(__name__)
-
-
-def is_host_event(envelope: events.Envelope) -> bool:
-    return envelope["subject"].startswith(events.HOST_SUBJECT_PREFIX)
 
 
 class Processors:
@@ -33,16 +29,23 @@ class Processors:
         LOG.info("event %s", envelope["type"], extra={
             "uuid": envelope["subject"], "event_id": envelope["id"],
             "request_id": envelope["request_id"], "event_type": envelope["type"]})
-        if is_host_event(envelope):
+        kind = events.subject_kind(envelope["subject"])
+        if kind == "host":
             self._folds.host(envelope)
+        elif kind == "image":
+            self._folds.image(envelope)
         else:
             self._folds.container(envelope)
 
     def schedule(self, envelope: events.Envelope) -> None:
-        if is_host_event(envelope):
+        kind = events.subject_kind(envelope["subject"])
+        if kind == "host":
             return
-        state = self._folds.container(envelope)
-        outcome = scheduling.schedule(state, self.store.list_hosts(), envelope)
+        if kind == "image":
+            outcome = images.route(self._folds.image(envelope), envelope)
+        else:
+            state = self._folds.container(envelope)
+            outcome = scheduling.schedule(state, self.store.list_hosts(), envelope)
         publishing.publish_outcome(self.bus, envelope, outcome)
 
     def run(self, stop: threading.Event, names: tuple[str, ...] = NAMES,

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from higgins import events
 from higgins.bus.base import Bus
-from higgins.processors import containers, hosts
-from higgins.processors.model import ContainerState, HostState
+from higgins.processors import containers, hosts, images
+from higgins.processors.model import ContainerState, HostState, ImageState
 from higgins.store.base import Store
 
 
@@ -18,19 +18,28 @@ class Report:
     differences: list[str] = field(default_factory=list)
 
 
-def _replayed(bus: Bus, subject: str) -> ContainerState | HostState | None:
+View = ContainerState | HostState | ImageState
+
+
+def _replayed(bus: Bus, subject: str) -> View | None:
     history = bus.history(subject)
-    if subject.startswith(events.HOST_SUBJECT_PREFIX):
+    kind = events.subject_kind(subject)
+    if kind == "host":
         host: HostState | None = None
         for envelope in history:
             host = hosts.fold(host, envelope)
         return host
+    if kind == "image":
+        return images.fold_all(None, history)
     return containers.fold_all(None, history)
 
 
-def _stored(store: Store, subject: str) -> ContainerState | HostState | None:
-    if subject.startswith(events.HOST_SUBJECT_PREFIX):
+def _stored(store: Store, subject: str) -> View | None:
+    kind = events.subject_kind(subject)
+    if kind == "host":
         return store.load_host(subject.removeprefix(events.HOST_SUBJECT_PREFIX))
+    if kind == "image":
+        return store.load_image(images.uuid_of(subject))
     return store.load_container(subject)
 
 
@@ -55,5 +64,8 @@ def rebuild(bus: Bus, store: Store) -> int:
             written += 1
         elif isinstance(state, HostState):
             store.save_host(state)
+            written += 1
+        elif isinstance(state, ImageState):
+            store.save_image(state)
             written += 1
     return written

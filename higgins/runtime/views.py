@@ -11,11 +11,11 @@ from typing import Generic, TypeVar
 
 from higgins import events
 from higgins.bus.base import Bus
-from higgins.processors import containers, hosts
-from higgins.processors.model import ContainerState, HostState
+from higgins.processors import containers, hosts, images
+from higgins.processors.model import ContainerState, HostState, ImageState
 from higgins.store.base import Store
 
-T = TypeVar("T", ContainerState, HostState)
+T = TypeVar("T", ContainerState, HostState, ImageState)
 Fold = Callable[[T | None, events.Envelope], T | None]
 
 
@@ -39,6 +39,11 @@ def current_container(bus: Bus, store: Store, uuid: str) -> ContainerState | Non
 def current_host(bus: Bus, store: Store, name: str) -> HostState | None:
     return _catch_up(bus, events.host_subject(name), store.load_host(name), store.save_host,
                      hosts.fold)
+
+
+def current_image(bus: Bus, store: Store, uuid: str) -> ImageState | None:
+    return _catch_up(bus, events.image_subject(uuid), store.load_image(uuid), store.save_image,
+                     images.fold)
 
 
 class _Remembered(Generic[T]):
@@ -76,6 +81,7 @@ class Folds:
         self._store = store
         self._containers: _Remembered[ContainerState] = _Remembered(size)
         self._hosts: _Remembered[HostState] = _Remembered(size)
+        self._images: _Remembered[ImageState] = _Remembered(size)
 
     def container(self, envelope: events.Envelope) -> ContainerState | None:
         """The view of the event's container with the event folded in."""
@@ -87,6 +93,11 @@ class Folds:
         name = envelope["subject"].removeprefix(events.HOST_SUBJECT_PREFIX)
         return self._apply(envelope, self._hosts, lambda: self._store.load_host(name),
                            self._store.save_host, hosts.fold)
+
+    def image(self, envelope: events.Envelope) -> ImageState | None:
+        uuid = images.uuid_of(envelope["subject"])
+        return self._apply(envelope, self._images, lambda: self._store.load_image(uuid),
+                           self._store.save_image, images.fold)
 
     def _apply(self, envelope: events.Envelope, remembered: _Remembered[T],
                load: Callable[[], T | None], save: Callable[[T], None],

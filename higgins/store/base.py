@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from higgins.faults import ServiceUnavailable
-from higgins.processors.model import ContainerState, HostState
+from higgins.processors.model import ContainerState, HostState, ImageState
 from higgins.processors.quotas import Allocation
 
 
@@ -55,5 +55,13 @@ class Store(QuotaBook, Protocol):
         """Keep `state` unless the stored view is at a higher seq."""
 
     def list_hosts(self) -> list[HostState]: ...
+
+    def load_image(self, uuid: str) -> ImageState | None: ...
+
+    def save_image(self, state: ImageState) -> None:
+        """Keep `state` unless the stored view is at a higher seq."""
+
+    def list_images(self) -> list[ImageState]:
+        """Images not yet Deleted, oldest first (created_at, then uuid)."""
 
     def close(self) -> None: ...

@@ -13,7 +13,7 @@ from cassandra import ConsistencyLevel
 from cassandra.query import PreparedStatement
 
 from higgins import cql
-from higgins.processors.model import ContainerState, HostState, Status
+from higgins.processors.model import ContainerState, HostState, ImageState, Status
 from higgins.processors.quotas import Allocation
 from higgins.store import records
 from higgins.store.base import StoreUnavailable
@@ -38,6 +38,7 @@ _MIGRATIONS = (
     # changed only by lightweight transactions (IF NOT EXISTS / IF version = ?)
     """CREATE TABLE IF NOT EXISTS quota_ledgers (
         project_id text PRIMARY KEY, version int, body text)""",
+    """CREATE TABLE IF NOT EXISTS image_views (uuid text PRIMARY KEY, seq int, body text)""",
 )
 
 _STATEMENTS = {
@@ -49,6 +50,9 @@ _STATEMENTS = {
     "load_host": "SELECT body FROM host_views WHERE name = ?",
     "save_host": "INSERT INTO host_views (name, seq, body) VALUES (?, ?, ?) USING TIMESTAMP ?",
     "all_hosts": "SELECT body FROM host_views",
+    "load_image": "SELECT body FROM image_views WHERE uuid = ?",
+    "save_image": "INSERT INTO image_views (uuid, seq, body) VALUES (?, ?, ?) USING TIMESTAMP ?",
+    "all_images": "SELECT body FROM image_views",
     "quota_limits": "SELECT resource, hard_limit FROM quota_limits WHERE scope = ?",
     "set_quota_limit": "INSERT INTO quota_limits (scope, resource, hard_limit) VALUES (?, ?, ?)",
     "clear_quota_limits": "DELETE FROM quota_limits WHERE scope = ?",
@@ -114,6 +118,18 @@ class CassandraStore:
         hosts = [records.host_state(json.loads(row.body)) for row in self._run("all_hosts")]
         return sorted(hosts, key=lambda h: h.name)
 
+    def load_image(self, uuid: str) -> ImageState | None:
+        row = self._run("load_image", uuid).one()
+        return records.image_state(json.loads(row.body)) if row else None
+
+    def save_image(self, state: ImageState) -> None:
+        self._run("save_image", state.uuid, state.seq, json.dumps(records.image_record(state)),
+                  state.seq)
+
+    def list_images(self) -> list[ImageState]:
+        return records.live_images([records.image_state(json.loads(row.body))
+                                    for row in self._run("all_images")])
+
     def quota_limits(self, scope: str) -> dict[str, int]:
         return {row.resource: row.hard_limit for row in self._run("quota_limits", scope)}
 
@@ -140,7 +156,8 @@ class CassandraStore:
 
     def truncate(self) -> None:
         """Empty every view (tests and `higgins replay --into`)."""
-        for table in ("container_views", "host_views", "quota_limits", "quota_ledgers"):
+        for table in ("container_views", "host_views", "image_views", "quota_limits",
+                      "quota_ledgers"):
             self._session.execute(f"TRUNCATE {table}")
 
     def close(self) -> None:

@@ -7,7 +7,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from higgins.processors.model import ContainerState, HostState, Status, TaskState
+from higgins.processors.model import (
+    ContainerState,
+    HostState,
+    ImageState,
+    ImageStatus,
+    Status,
+    TaskState,
+)
 from higgins.processors.quotas import Allocation
 
 _TUPLES = ("command", "entrypoint")
@@ -44,6 +51,22 @@ def host_record(state: HostState) -> dict[str, Any]:
 
 def host_state(record: dict[str, Any]) -> HostState:
     return HostState(**{**record, "runtimes": tuple(record["runtimes"])})
+
+
+def image_record(state: ImageState) -> dict[str, Any]:
+    record = dataclasses.asdict(state)
+    record["status"] = str(state.status)
+    return record
+
+
+def image_state(record: dict[str, Any]) -> ImageState:
+    return ImageState(**{**record, "status": ImageStatus(record["status"])})
+
+
+def live_images(found: list[ImageState]) -> list[ImageState]:
+    """The images a listing shows: not deleted, oldest first."""
+    kept = [image for image in found if image.status is not ImageStatus.DELETED]
+    return sorted(kept, key=lambda image: (image.created_at, image.uuid))
 
 
 def ledger_body(ledger: Mapping[str, Allocation]) -> str:

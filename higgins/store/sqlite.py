@@ -8,7 +8,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from higgins.processors.model import ContainerState, HostState, Status
+from higgins.processors.model import ContainerState, HostState, ImageState, Status
 from higgins.processors.quotas import Allocation
 from higgins.store import records
 
@@ -24,6 +24,11 @@ CREATE TABLE IF NOT EXISTS containers (
 CREATE INDEX IF NOT EXISTS containers_project ON containers (project_id, name);
 CREATE TABLE IF NOT EXISTS hosts (
     name TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS images (
+    uuid TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
     body TEXT NOT NULL
 );
@@ -111,6 +116,23 @@ class SqliteStore:
     def list_hosts(self) -> list[HostState]:
         rows = self._connect().execute("SELECT body FROM hosts ORDER BY name")
         return [records.host_state(json.loads(body)) for (body,) in rows]
+
+    def load_image(self, uuid: str) -> ImageState | None:
+        row = self._connect().execute("SELECT body FROM images WHERE uuid = ?", (uuid,)).fetchone()
+        return records.image_state(json.loads(row[0])) if row else None
+
+    def save_image(self, state: ImageState) -> None:
+        body = json.dumps(records.image_record(state))
+        with self._writing:
+            self._connect().execute(
+                "INSERT INTO images (uuid, seq, body) VALUES (?, ?, ?) ON CONFLICT (uuid) "
+                "DO UPDATE SET seq = excluded.seq, body = excluded.body "
+                "WHERE excluded.seq > images.seq",
+                (state.uuid, state.seq, body))
+
+    def list_images(self) -> list[ImageState]:
+        rows = self._connect().execute("SELECT body FROM images")
+        return records.live_images([records.image_state(json.loads(body)) for (body,) in rows])
 
     def quota_limits(self, scope: str) -> dict[str, int]:
         rows = self._connect().execute(

@@ -231,11 +231,10 @@ def test_list_pages_with_limit_and_marker(client: Any) -> None:
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        pytest.param("POST", "/v1/containers/{uuid}/commit?repository=x", id="commit"),
         pytest.param("POST", "/v1/containers/{uuid}/resize?w=1&h=1", id="resize"),
         pytest.param("POST", "/v1/containers/{uuid}/network_attach?network=x", id="network"),
         pytest.param("GET", "/v1/capsules", id="capsules"),
-        pytest.param("GET", "/v1/images", id="images"),
+        pytest.param("GET", "/v1/images/search?image=busybox", id="image-search"),
     ],
 )
 def test_zun_features_not_built_yet_answer_501_saying_so(client: Any, method: str,

@@ -255,6 +255,17 @@ def docker_client() -> Iterator[docker.DockerClient]:
     client.close()
 
 
+def push_to_registry(client: docker.DockerClient) -> str:
+    """busybox:local pushed under a new name to the local registry of
+    scripts/start-registry.sh, and absent locally: pulling it needs the registry."""
+    subprocess.run(["scripts/start-registry.sh"], check=True)
+    name = f"127.0.0.1:5050/busybox:pull-{uuidlib.uuid4().hex[:8]}"
+    client.images.get("busybox:local").tag(name)
+    client.images.push(name)
+    client.images.remove(name)
+    return name
+
+
 def remove_host_containers(client: docker.DockerClient, host: str) -> None:
     for container in client.containers.list(all=True, filters={"label": f"higgins.host={host}"}):
         container.remove(force=True)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from tests.integration.conftest import Api, Higgins, docker_containers, wait_for
+from tests.integration.conftest import Api, Higgins, docker_containers, push_to_registry, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -173,13 +173,7 @@ def test_every_change_is_an_event_in_order(higgins: Higgins, api: Api) -> None:
 
 @pytest.fixture(scope="module")
 def registry_image(docker_client: docker.DockerClient) -> str:
-    """busybox:local pushed to the local registry of scripts/start-registry.sh, absent locally."""
-    subprocess.run(["scripts/start-registry.sh"], check=True)
-    name = f"127.0.0.1:5050/busybox:pull-{uuidlib.uuid4().hex[:8]}"
-    docker_client.images.get("busybox:local").tag(name)
-    docker_client.images.push(name)
-    docker_client.images.remove(name)
-    return name
+    return push_to_registry(docker_client)
 
 
 @pytest.mark.parametrize("policy", ["ifnotpresent", "always"])

@@ -1,0 +1,154 @@
+"""EDGE: /v1/images (admin, as Zun): images pulled onto, or committed on, a host; and the
+container action that commits one (POST /v1/containers/<id>/commit). A pull or delete is an
+event on the image's own subject; the agent on the host does the work and reports back."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any
+
+import flask
+
+from higgins import events
+from higgins.api import errors, paging, parsing
+from higgins.api.containers import lookup, request_envelope
+from higgins.api.identity import current_caller
+from higgins.api.services import authorize, services
+from higgins.events import EventType
+from higgins.processors import containers, images
+from higgins.processors.model import Action, ImageState, ImageStatus, Refusal
+from higgins.runtime import views as live
+
+blueprint = flask.Blueprint("images", __name__)
+
+_SORT_KEYS = ("created_at", "repo", "tag", "host", "uuid", "size", "image_id")
+DEFAULT_TAG = "latest"
+
+
+def render(image: ImageState) -> dict[str, Any]:
+    """Zun's image view (its whitelist: no status; image_id and size stay None until the host
+    has the image)."""
+    root = flask.request.host_url.rstrip("/")
+    return {
+        "uuid": image.uuid,
+        "links": [{"href": f"{root}/v1/images/{image.uuid}", "rel": "self"},
+                  {"href": f"{root}/images/{image.uuid}", "rel": "bookmark"}],
+        "image_id": image.image_id,
+        "repo": image.repo,
+        "tag": image.tag,
+        "size": image.size,
+        "project_id": image.project_id,
+        "image_pull_policy": image.image_pull_policy,
+        "host": image.host,
+    }
+
+
+def split_reference(reference: str, tag: str | None) -> tuple[str, str]:
+    """repo and tag from "repo[:tag]" (a tag in the reference wins, as in Zun); a registry's
+    port is not a tag."""
+    repo, _, maybe_tag = reference.rpartition(":")
+    if repo and "/" not in maybe_tag:
+        return repo, maybe_tag
+    return reference, tag or DEFAULT_TAG
+
+
+@blueprint.get("/v1/images", strict_slashes=False)
+def index() -> Any:
+    parsing.reject_unknown_query(*paging.QUERY)
+    authorize("image:get_all")
+    found = paging.sort(services().store.list_images(), _SORT_KEYS, "created_at")
+    shown, next_url = paging.page(found, "images")
+    return {"images": [render(image) for image in shown], "next": next_url}
+
+
+def _image(ident: str) -> ImageState:
+    svc = services()
+    image = live.current_image(svc.bus, svc.store, ident) if parsing.is_uuid(ident) else None
+    if image is None or image.status is ImageStatus.DELETED:
+        raise errors.not_found(f"Image {ident} could not be found.")
+    return image
+
+
+@blueprint.get("/v1/images/<image_id>")
+def show(image_id: str) -> Any:
+    parsing.reject_unknown_query()
+    authorize("image:get_one")
+    return render(_image(image_id))
+
+
+@blueprint.post("/v1/images", strict_slashes=False)
+def pull() -> Any:
+    """Pull repo[:tag] onto a host: 202 with the image; image_id and size appear once the
+    host's agent has it."""
+    parsing.reject_unknown_query()
+    body = parsing.json_body()
+    parsing.require_valid("image_pull", body)
+    caller = authorize("image:pull")
+    host = _known_host(body["host"])
+    repo, tag = split_reference(body["repo"], body.get("tag"))
+    policy = body.get("image_pull_policy")
+    data = {"repo": repo, "tag": tag, "host": host,
+            "image_pull_policy": policy.lower() if policy else None}
+    subject = events.image_subject(str(uuidlib.uuid4()))
+    image = _record(request_envelope(EventType.IMAGE_PULL_REQUESTED, subject, caller, data))
+    response = flask.jsonify(render(image))
+    response.status_code = 202
+    response.headers["Location"] = f"{flask.request.host_url.rstrip('/')}/v1/images/{image.uuid}"
+    return response
+
+
+def _known_host(name: str) -> str:
+    for host in services().store.list_hosts():
+        if host.name == name and not host.deleted:
+            return host.name
+    raise errors.bad_request(f"The host {name} does not exist.")
+
+
+@blueprint.delete("/v1/images/<image_id>")
+def delete(image_id: str) -> Any:
+    """Remove the image from its host (204; the agent untags it there)."""
+    parsing.reject_unknown_query()
+    caller = authorize("image:delete")
+    image = _image(image_id)
+    if image.status is not ImageStatus.DELETING:
+        _record(request_envelope(EventType.IMAGE_DELETE_REQUESTED,
+                                 events.image_subject(image.uuid), caller, {}))
+    return flask.Response(status=204)
+
+
+@blueprint.post("/v1/containers/<ident>/commit")
+def commit(ident: str) -> Any:
+    """Zun's commit: the container's filesystem becomes repository:tag, a local image on the
+    container's host. 202 with the new image's uuid; it is listed once the agent made it."""
+    parsing.reject_unknown_query("repository", "tag")
+    repository = flask.request.args.get("repository")
+    if not repository:
+        raise errors.bad_request("Invalid input for query parameter 'repository': it is "
+                                 "required.")
+    repo, tag = split_reference(repository, flask.request.args.get("tag") or None)
+    problems = events.schema_errors("events", "container.commit.requested",
+                                    {"image_uuid": str(uuidlib.uuid4()), "repository": repo,
+                                     "tag": tag})
+    if problems:
+        raise errors.bad_request(f"Invalid repository or tag: {'; '.join(problems)}.")
+    state = lookup(ident, "container:commit")
+    image_uuid = str(uuidlib.uuid4())
+    decision = containers.decide(state, Action.COMMIT,
+                                 {"image_uuid": image_uuid, "repository": repo, "tag": tag})
+    if isinstance(decision, Refusal):
+        raise errors.conflict(decision.detail)
+    services().bus.publish([request_envelope(decision.type, decision.subject, current_caller(),
+                                             decision.data)])
+    flask.g.uuid = state.uuid
+    response = flask.jsonify({"uuid": image_uuid})
+    response.status_code = 202
+    return response
+
+
+def _record(envelope: events.Envelope) -> ImageState:
+    """Publish (durable before we answer), then fold it into the view read next."""
+    svc = services()
+    svc.bus.publish([envelope])
+    image = live.current_image(svc.bus, svc.store, images.uuid_of(envelope["subject"]))
+    assert image is not None, "a recorded image event always has a view"
+    return image
