@@ -301,6 +301,9 @@ class Agent:
         if call == "put_archive":
             self._driver.put_archive(uuid, body["path"], base64.b64decode(body["data"]))
             return {}
+        if call == "resize":
+            self._driver.resize_tty(uuid, int(body["h"]), int(body["w"]), body.get("exec_id"))
+            return {}
         raise ValueError(f"no agent call {call!r}")
 
 

@@ -45,7 +45,7 @@ def create_app(agent: Agent) -> flask.Flask:
     def stats(uuid: str) -> Any:
         return agent.stats(uuid, body()["name"])
 
-    @app.post("/containers/<uuid>/<any(get_archive, put_archive):call>")
+    @app.post("/containers/<uuid>/<any(get_archive, put_archive, resize):call>")
     def answer(uuid: str, call: str) -> Any:
         return agent.answer(call, uuid, body())
 

@@ -280,6 +280,17 @@ class DockerDriver:
             raise DriverError(f"Docker failed to write into {path}: {_explain(error)}") \
                 from error
 
+    def resize_tty(self, uuid: str, height: int, width: int, exec_id: str | None = None) -> None:
+        """Set the size of the container's TTY, or of an exec's in it."""
+        api = self._client.api
+        try:
+            if exec_id is None:
+                api.resize(docker_name(uuid), height=height, width=width)
+            else:
+                api.exec_resize(exec_id, height=height, width=width)
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker failed to resize the TTY: {_explain(error)}") from error
+
     def logs(self, uuid: str, **options: Any) -> str:
         try:
             raw = self._get(uuid).logs(**options)

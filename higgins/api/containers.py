@@ -247,7 +247,40 @@ def update(ident: str) -> Any:
     return _render(state), status
 
 
+@blueprint.post("/<ident>/resize_container")
+def resize_container(ident: str) -> Any:
+    """Zun 1.19's resize_container: new cpu and/or memory, as PATCH sets them, but answered
+    at once (202), as Zun does; the actions history shows the update's result."""
+    parsing.reject_unknown_query()
+    if not _version().at_least(19):
+        raise errors.not_found("resize_container arrived in microversion 1.19.")
+    changes = parsing.container_update(parsing.json_body(), _version())
+    if "name" in changes:
+        raise errors.bad_request("resize_container changes cpu and memory only; rename with "
+                                 "PATCH /v1/containers/<id>.")
+    if not changes:
+        raise errors.bad_request("resize_container needs cpu and/or memory.")
+    state = lookup(ident, "container:resize_container")
+    refusal = containers.check(state, Action.RESIZE_CONTAINER)
+    if refusal is not None:
+        raise errors.conflict(refusal.detail)
+    return _render(_request_limits(state, changes)), 202
+
+
 _UPDATE_WAIT_SECONDS = 30.0
+
+
+def _request_limits(state: ContainerState, limits: dict[str, Any]) -> ContainerState:
+    """Reserve quota for new limits and record the update for the agent to apply. A refused
+    update leaves a reservation the quota ledger settles against the views later."""
+    before = quotas.held(state.project_id, state.uuid)
+    quotas.reserve(state.project_id, state.uuid, limits.get("cpu", state.cpu),
+                   limits.get("memory", state.memory))
+    try:
+        return _act_on(state, Action.UPDATE, limits)
+    except errors.ApiError:
+        quotas.restore(state.project_id, state.uuid, before)
+        raise
 
 
 def _update_limits(state: ContainerState,
@@ -255,13 +288,7 @@ def _update_limits(state: ContainerState,
     """The container after its new limits, and whether the agent applied them in time
     (if not, they are still on their way: 202 rather than 200)."""
     before = quotas.held(state.project_id, state.uuid)
-    quotas.reserve(state.project_id, state.uuid, limits.get("cpu", state.cpu),
-                   limits.get("memory", state.memory))
-    try:
-        requested = _act_on(state, Action.UPDATE, limits)
-    except errors.ApiError:
-        quotas.restore(state.project_id, state.uuid, before)
-        raise
+    requested = _request_limits(state, limits)
     svc = services()
     # From the start of the history, not from the view's seq: on a bus that delivers before
     # the API has folded its own event, the agent's answer can already be in that view.

@@ -152,3 +152,38 @@ def put_archive(ident: str) -> Any:
     state, host = _with_runtime(ident, Action.PUT_ARCHIVE)
     services().agents.call(host, state.uuid, "put_archive", {"path": path, "data": data})
     return flask.Response(status=200)
+
+
+def _tty_size() -> dict[str, int]:
+    size = {name: parsing.query_int(name, None, minimum=1) for name in ("h", "w")}
+    missing = [name for name, value in size.items() if value is None]
+    if missing:
+        raise errors.bad_request(f"Invalid input for query parameter(s) {', '.join(missing)}: "
+                                 "the TTY's height h and width w are both required.")
+    return {name: int(value) for name, value in size.items() if value is not None}
+
+
+@blueprint.post("/<ident>/resize")
+def resize(ident: str) -> Any:
+    """Set the size of the container's TTY (Zun's resize; the cpu/memory one is
+    resize_container)."""
+    parsing.reject_unknown_query("h", "w")
+    size = _tty_size()
+    state, host = _with_runtime(ident, Action.RESIZE)
+    services().agents.call(host, state.uuid, "resize", size)
+    return flask.Response(status=200)
+
+
+@blueprint.post("/<ident>/execute_resize")
+def execute_resize(ident: str) -> Any:
+    """Set the size of the TTY of an exec in the container."""
+    parsing.reject_unknown_query("exec_id", "h", "w")
+    exec_id = flask.request.args.get("exec_id")
+    if not exec_id:
+        raise errors.bad_request("Invalid input for query parameter 'exec_id': it is "
+                                 "required.")
+    size = _tty_size()
+    state, host = _with_runtime(ident, Action.EXECUTE_RESIZE)
+    services().agents.call(host, state.uuid, "resize", {**size, "exec_id": exec_id})
+    return flask.Response(status=200)
+

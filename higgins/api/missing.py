@@ -12,7 +12,6 @@ from higgins.api import errors
 blueprint = flask.Blueprint("missing", __name__)
 
 CONTAINER_ACTIONS = (
-    "execute_resize", "resize", "resize_container",
     "attach", "add_security_group", "remove_security_group",
     "network_attach", "network_detach", "network_list",
 )

@@ -57,6 +57,9 @@ _CONTAINER_RULES: dict[str, tuple[str, str]] = {
     "get_archive": (MEMBER, "GET /v1/containers/{id}/get_archive"),
     "put_archive": (MEMBER, "POST /v1/containers/{id}/put_archive"),
     "commit": (MEMBER, "POST /v1/containers/{id}/commit"),
+    "resize": (MEMBER, "POST /v1/containers/{id}/resize (the TTY's size)"),
+    "execute_resize": (MEMBER, "POST /v1/containers/{id}/execute_resize"),
+    "resize_container": (MEMBER, "POST /v1/containers/{id}/resize_container (1.19)"),
     "actions": (READER, "GET /v1/containers/{id}/container_actions[/{request_id}]"),
 }
 _OTHER_RULES: dict[str, tuple[str, str]] = {

@@ -37,6 +37,9 @@ VALID_STATES: Mapping[Action, frozenset[Status]] = {
     Action.PUT_ARCHIVE: frozenset({S.CREATED, S.PAUSED, S.RUNNING, S.STOPPED}),
     Action.STATS: frozenset({S.RUNNING}),
     Action.COMMIT: frozenset({S.RUNNING, S.STOPPED, S.PAUSED}),
+    Action.RESIZE: frozenset({S.RUNNING}),
+    Action.EXECUTE_RESIZE: frozenset({S.RUNNING}),
+    Action.RESIZE_CONTAINER: frozenset({S.CREATED, S.RUNNING, S.STOPPED, S.PAUSED}),
 }
 
 _REQUESTED: Mapping[Action, EventType] = {

@@ -62,6 +62,9 @@ class Action(enum.StrEnum):
     GET_ARCHIVE = "get_archive"
     PUT_ARCHIVE = "put_archive"
     COMMIT = "commit"
+    RESIZE = "resize"  # the TTY's size
+    EXECUTE_RESIZE = "execute_resize"
+    RESIZE_CONTAINER = "resize_container"  # cpu and memory (1.19), as update
 
 
 @dataclass(frozen=True)

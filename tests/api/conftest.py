@@ -11,8 +11,10 @@ import flask
 import flask.testing
 import pytest
 
-from higgins import api
+from higgins import api, events
 from higgins.bus.embedded import EmbeddedBus
+from higgins.events import EventType
+from higgins.runtime import publishing, views
 from higgins.store.sqlite import SqliteStore
 
 V140 = {"OpenStack-API-Version": "container 1.40"}
@@ -68,3 +70,25 @@ def error_of(response: Any) -> dict[str, Any]:
     assert set(error) == {"request_id", "code", "status", "title", "detail", "links"}
     assert error["status"] == response.status_code
     return dict(error)
+
+
+MEMBER_OF_P1 = {**V140, "X-Roles": "member", "X-Project-Id": "p1", "X-User-Id": "u1"}
+
+
+def running(client: Any, bus: EmbeddedBus, store: SqliteStore,
+            headers: dict[str, str] | None = None, **body: Any) -> str:
+    """A container the API created, then placed and started as the processors and the agent
+    would record it (no agent runs in these tests)."""
+    response = client.post("/v1/containers", json={"image": "busybox:local", **body},
+                           headers=headers or MEMBER_OF_P1)
+    assert response.status_code == 202, response.get_json()
+    uuid = str(response.get_json()["uuid"])
+    cause = bus.history(uuid)[0]
+    for kind, data in ((EventType.SCHEDULED, {"host": "node-1"}),
+                       (EventType.CREATED, {"container_id": "abc", "host": "node-1"}),
+                       (EventType.STARTED, {})):
+        bus.publish([events.seal(events.Draft(kind, uuid, data), event_id=publishing.new_id(),
+                                 time=publishing.utc_now(), cause=cause)])
+    views.current_container(bus, store, uuid)
+    return uuid
+

@@ -10,9 +10,8 @@ import pytest
 from higgins import events
 from higgins.bus.embedded import EmbeddedBus
 from higgins.events import EventType
-from higgins.runtime import publishing, views
 from higgins.store.sqlite import SqliteStore
-from tests.api.conftest import error_of
+from tests.api.conftest import error_of, running
 from tests.api.test_containers_api import create
 from tests.api.test_policy import ADMIN, MEMBER
 from tests.api.test_services_api import report
@@ -107,23 +106,9 @@ def test_delete_records_the_request_once(client: Any, bus: EmbeddedBus,
     assert kinds == [EventType.IMAGE_PULL_REQUESTED, EventType.IMAGE_DELETE_REQUESTED]
 
 
-def _running(client: Any, bus: EmbeddedBus, store: SqliteStore) -> str:
-    """A container the API created, placed and started as the processors and agent would."""
-    body = create(client, headers=MEMBER).get_json()
-    cause = bus.history(body["uuid"])[0]
-    for kind, data in ((EventType.SCHEDULED, {"host": "node-1"}),
-                       (EventType.CREATED, {"container_id": "abc", "host": "node-1"}),
-                       (EventType.STARTED, {})):
-        bus.publish([events.seal(events.Draft(kind, body["uuid"], data),
-                                 event_id=publishing.new_id(), time=publishing.utc_now(),
-                                 cause=cause)])
-    views.current_container(bus, store, body["uuid"])
-    return str(body["uuid"])
-
-
 def test_commit_answers_202_with_the_new_images_uuid(client: Any, bus: EmbeddedBus,
                                                      store: SqliteStore) -> None:
-    uuid = _running(client, bus, store)
+    uuid = running(client, bus, store)
     response = client.post(f"/v1/containers/{uuid}/commit?repository=snap&tag=v2",
                            headers=MEMBER)
     assert response.status_code == 202
@@ -143,7 +128,7 @@ def test_commit_answers_202_with_the_new_images_uuid(client: Any, bus: EmbeddedB
 )
 def test_a_bad_commit_is_400(client: Any, bus: EmbeddedBus, store: SqliteStore, query: str,
                              status: int) -> None:
-    uuid = _running(client, bus, store)
+    uuid = running(client, bus, store)
     response = client.post(f"/v1/containers/{uuid}/commit{query}", headers=MEMBER)
     assert response.status_code == status
     error_of(response)
