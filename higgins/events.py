@@ -54,6 +54,10 @@ class EventType(enum.StrEnum):
     IMAGE_DELETE_REQUESTED = "image.delete.requested"
     IMAGE_DELETED = "image.deleted"
     IMAGE_DELETE_FAILED = "image.delete.failed"
+    CAPSULE_CREATE_REQUESTED = "capsule.create.requested"
+    CAPSULE_SCHEDULED = "capsule.scheduled"
+    CAPSULE_FAILED = "capsule.failed"
+    CAPSULE_DELETE_REQUESTED = "capsule.delete.requested"
 
 
 class CommandType(enum.StrEnum):
@@ -121,12 +125,19 @@ def image_subject(uuid: str) -> str:
     return IMAGE_SUBJECT_PREFIX + uuid
 
 
+CAPSULE_SUBJECT_PREFIX = "capsule:"
+
+
+def capsule_subject(uuid: str) -> str:
+    return CAPSULE_SUBJECT_PREFIX + uuid
+
+
 def subject_kind(subject: str) -> str:
-    """"host", "image" or "container": which view a subject's events fold into."""
-    if subject.startswith(HOST_SUBJECT_PREFIX):
-        return "host"
-    if subject.startswith(IMAGE_SUBJECT_PREFIX):
-        return "image"
+    """"host", "image", "capsule" or "container": which view a subject's events fold into."""
+    for kind, prefix in (("host", HOST_SUBJECT_PREFIX), ("image", IMAGE_SUBJECT_PREFIX),
+                         ("capsule", CAPSULE_SUBJECT_PREFIX)):
+        if subject.startswith(prefix):
+            return kind
     return "container"
 
 

@@ -158,6 +158,9 @@ class Agent:
     def _create(self, uuid: str, spec: dict[str, Any]) -> Drafts:
         self._tracked[uuid] = Tracked(Status.CREATING, bool(spec.get("auto_remove")))
         self._driver.ensure_image(spec["image"], spec.get("image_pull_policy"))
+        if spec.get("capsule_id"):
+            with self._lock(events.capsule_subject(spec["capsule_id"])):
+                self._driver.ensure_sandbox(spec["capsule_id"], spec.get("project_id", ""))
         container_id, made_now = self._driver.create(uuid, spec)
         if spec.get("injected_files"):
             # Before any start, and again on a redelivery: writing the same files is harmless.
@@ -248,6 +251,10 @@ class Agent:
             if observed is not None and observed.state in ("running", "paused", "restarting"):
                 self._driver.act(uuid, "stop")
         self._driver.remove(uuid, force=bool(data.get("force")))
+        if data.get("capsule_id"):
+            # the last of a capsule's containers to go takes its sandbox along
+            with self._lock(events.capsule_subject(data["capsule_id"])):
+                self._driver.remove_sandbox_if_unused(data["capsule_id"])
         return [events.Draft(EventType.DELETED, uuid, {})]
 
     # -- observation -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import docker.errors
 import docker.utils
 import requests.exceptions
 
+from higgins.agents import sandbox
 from higgins.agents.reconcile import Observed
 
 LOG = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ NAME_PREFIX = "higgins-"
 LABEL_UUID = "higgins.uuid"
 LABEL_HOST = "higgins.host"
 LABEL_PROJECT = "higgins.project_id"
+LABEL_CAPSULE = "higgins.capsule"
+SANDBOX_PREFIX = "higgins-sandbox-"
 
 
 # Docker events after which a container's state may differ from what the agent reported
@@ -46,6 +49,10 @@ class Inventory:
 
 def docker_name(uuid: str) -> str:
     return NAME_PREFIX + uuid
+
+
+def sandbox_name(capsule_id: str) -> str:
+    return SANDBOX_PREFIX + capsule_id
 
 
 def _explain(error: Exception) -> str:
@@ -136,6 +143,8 @@ class DockerDriver:
     def _container_config(self, uuid: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         labels = {**spec.get("labels", {}), LABEL_UUID: uuid, LABEL_HOST: self.host,
                   LABEL_PROJECT: spec.get("project_id", "")}
+        if spec.get("capsule_id"):
+            labels[LABEL_CAPSULE] = spec["capsule_id"]
         return {
             "image": spec["image"],
             "name": docker_name(uuid),
@@ -144,7 +153,8 @@ class DockerDriver:
             "command": spec.get("command") or None,
             "entrypoint": spec.get("entrypoint") or None,
             "working_dir": spec.get("workdir") or None,
-            "hostname": spec.get("hostname") or None,
+            # in a capsule the sandbox owns the network namespace, and with it the hostname
+            "hostname": None if spec.get("capsule_id") else spec.get("hostname") or None,
             "tty": bool(spec.get("tty")),
             "stdin_open": bool(spec.get("interactive")),
             "detach": True,
@@ -338,12 +348,57 @@ class DockerDriver:
                 from error
         return self.image_facts(str(made["Id"]))
 
+    def ensure_sandbox(self, capsule_id: str, project_id: str) -> None:
+        """The capsule's sandbox: a paused process owning the network namespace its
+        containers join; made (and its image imported) when missing, started when stopped."""
+        api, name = self._client.api, sandbox_name(capsule_id)
+        try:
+            if not self._has_image(sandbox.IMAGE):
+                repository, tag = sandbox.IMAGE.split(":")
+                api.import_image_from_data(sandbox.image_tar(), repository=repository, tag=tag)
+            if self._find_named(name) is None:
+                labels = {LABEL_CAPSULE: capsule_id, LABEL_HOST: self.host,
+                          LABEL_PROJECT: project_id}
+                api.create_container(sandbox.IMAGE, command=[sandbox.COMMAND], name=name,
+                                     labels=labels, detach=True,
+                                     host_config=api.create_host_config(
+                                         restart_policy={"Name": "always"}))
+            if not api.inspect_container(name)["State"]["Running"]:
+                api.start(name)
+        except docker.errors.APIError as error:
+            if error.status_code == 409 and self._find_named(name) is not None:
+                return self.ensure_sandbox(capsule_id, project_id)  # made concurrently
+            raise DriverError(f"Docker failed to make the capsule's sandbox: "
+                              f"{_explain(error)}") from error
+
+    def remove_sandbox_if_unused(self, capsule_id: str) -> None:
+        """Remove the capsule's sandbox once no container of the capsule is left."""
+        members = self._client.api.containers(
+            all=True, filters={"label": f"{LABEL_CAPSULE}={capsule_id}"})
+        if any(m["Names"] != [f"/{sandbox_name(capsule_id)}"] for m in members):
+            return
+        try:
+            self._client.api.remove_container(sandbox_name(capsule_id), force=True)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker failed to remove the capsule's sandbox: "
+                              f"{_explain(error)}") from error
+
+    def _find_named(self, name: str) -> Any:
+        try:
+            return self._client.api.inspect_container(name)
+        except docker.errors.NotFound:
+            return None
+
     def close(self) -> None:
         self._client.close()
 
 
 def _host_config(spec: Mapping[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {"auto_remove": bool(spec.get("auto_remove"))}
+    if spec.get("capsule_id"):
+        config["network_mode"] = f"container:{sandbox_name(spec['capsule_id'])}"
     if spec.get("memory"):
         config["mem_limit"] = f"{int(spec['memory'])}m"
     if spec.get("cpu"):

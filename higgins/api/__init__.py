@@ -15,6 +15,7 @@ from higgins import settings as config
 from higgins.api import (
     actions,
     auth,
+    capsules,
     containers,
     errors,
     host_calls,
@@ -57,6 +58,7 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory,
     app.register_blueprint(actions.blueprint)
     app.register_blueprint(hosts.blueprint)
     app.register_blueprint(images.blueprint)
+    app.register_blueprint(capsules.blueprint)
     app.register_blueprint(quotas.blueprint)
     app.register_blueprint(zun_services.blueprint)
     app.register_blueprint(openapi.blueprint)

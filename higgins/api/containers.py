@@ -98,7 +98,9 @@ def index() -> Any:
     parsing.reject_unknown_query("all_projects", *paging.QUERY, *_LIST_FILTERS)
     caller = authorize("container:get_all")
     project = None if _all_projects("container:get_all_all_projects") else caller.project_id
-    found = services().store.find_containers(project_id=project)
+    # a capsule's containers are listed with their capsule (as in Zun)
+    found = [s for s in services().store.find_containers(project_id=project)
+             if s.capsule_id is None]
     for key in _LIST_FILTERS:
         wanted = flask.request.args.get(key)
         if wanted is not None:
@@ -165,6 +167,9 @@ def delete(ident: str) -> Any:
     # clean up, and doing what was asked beats both a 400 and silently ignoring it.
     stop = parsing.query_bool("stop")
     state = lookup(ident, "container:delete")
+    if state.capsule_id is not None:
+        raise errors.conflict(f"Container {state.uuid} belongs to capsule {state.capsule_id}; "
+                              "delete the capsule.")
     if force and _version().at_least(7):
         authorize("container:delete_force", state.project_id)
     action = Action.DELETE_FORCE if force else Action.DELETE_AFTER_STOP if stop else Action.DELETE

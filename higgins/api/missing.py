@@ -15,7 +15,7 @@ CONTAINER_ACTIONS = (
     "attach", "add_security_group", "remove_security_group",
     "network_attach", "network_detach", "network_list",
 )
-RESOURCES = ("capsules", "networks", "registries")
+RESOURCES = ("networks", "registries")
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 

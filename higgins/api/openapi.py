@@ -68,6 +68,12 @@ _ROUTES: tuple[tuple[str, str, str, tuple[str, ...], str | None, tuple[int, ...]
     ("get", "/v1/containers/{ident}/container_actions", "Actions history", (), None, (200,)),
     ("get", "/v1/containers/{ident}/container_actions/{request_id}", "One action and its events",
      (), None, (200,)),
+    ("get", "/v1/capsules", "List capsules", ("all_projects", *_LIST), None, (200,)),
+    ("post", "/v1/capsules", "Create a capsule from a template", (), "capsule_create", (202,)),
+    ("get", "/v1/capsules/{ident}", "Show a capsule with its containers", ("all_projects",),
+     None, (200,)),
+    ("delete", "/v1/capsules/{ident}", "Delete a capsule and its containers",
+     ("all_projects",), None, (204,)),
     ("get", "/v1/images", "List images on hosts (admin)", _LIST, None, (200,)),
     ("post", "/v1/images", "Pull an image onto a host (admin)", (), "image_pull", (202,)),
     ("get", "/v1/images/{image_id}", "Show an image (admin)", (), None, (200,)),
@@ -94,7 +100,8 @@ _ROUTES: tuple[tuple[str, str, str, tuple[str, ...], str | None, tuple[int, ...]
      "quota_update", (200,)),
 )
 
-_PATH_PARAMETERS = {"ident": "A container's uuid or name.", "project_id": "A Keystone project id.",
+_PATH_PARAMETERS = {"ident": "A container's (or capsule's) uuid or name.",
+                    "project_id": "A Keystone project id.",
                     "request_id": "A request id (req-...).", "host": "A host's uuid or name.",
                     "quota_class_name": "A quota class name (default).",
                     "image_id": "An image's uuid (Higgins')."}

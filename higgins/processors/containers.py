@@ -112,6 +112,7 @@ def created_state(envelope: events.Envelope) -> ContainerState:
         image_pull_policy=spec.get("image_pull_policy"),
         requested_host=spec.get("requested_host"),
         injected_files=dict(spec.get("injected_files") or {}),
+        capsule_id=spec.get("capsule_id"),
         run=bool(spec.get("run")),
     )
 
@@ -260,6 +261,8 @@ def route(state: ContainerState | None, envelope: events.Envelope) -> Outcome:
     data = dict(envelope["data"])
     if command in (CommandType.DELETE, CommandType.COMMIT):
         data["container_id"] = state.container_id
+    if command is CommandType.DELETE and state.capsule_id is not None:
+        data["capsule_id"] = state.capsule_id
     if command is CommandType.REBUILD:
         data = {**create_command(state, state.host).data, "run": data["run"],
                 "container_id": state.container_id}
@@ -287,5 +290,6 @@ def create_command(state: ContainerState, host: str) -> events.CommandDraft:
         "run": state.run,
         "project_id": state.project_id,
         "injected_files": dict(state.injected_files),
+        **({"capsule_id": state.capsule_id} if state.capsule_id is not None else {}),
     }
     return events.CommandDraft(CommandType.CREATE, host, state.uuid, spec)

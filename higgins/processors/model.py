@@ -94,6 +94,7 @@ class ContainerState:
     image_pull_policy: str | None = None
     requested_host: str | None = None  # Zun 1.39: an admin's choice of host
     injected_files: dict[str, str] = field(default_factory=dict)  # path -> base64 (Zun 1.25)
+    capsule_id: str | None = None  # the capsule whose network namespace it shares
     entrypoint: tuple[str, ...] = ()
     run: bool = False
     status_reason: str | None = None
@@ -172,6 +173,43 @@ class ImageState:
 
     def evolve(self, **changes: Any) -> ImageState:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class CapsuleState:
+    """The fold of one capsule's events. Its containers are containers of their own; what
+    the capsule adds is one host and one network namespace for all of them."""
+
+    uuid: str
+    seq: int
+    project_id: str
+    user_id: str
+    name: str | None
+    created_at: str
+    containers: tuple[dict[str, Any], ...]  # the member specs, each with its uuid
+    restart_policy: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    availability_zone: str | None = None
+    updated_at: str | None = None
+    host: str | None = None
+    failed_reason: str | None = None
+    deleting: bool = False
+
+    def evolve(self, **changes: Any) -> CapsuleState:
+        return replace(self, **changes)
+
+    @property
+    def member_uuids(self) -> tuple[str, ...]:
+        return tuple(str(member["uuid"]) for member in self.containers)
+
+    @property
+    def cpu(self) -> float:
+        return float(sum(member.get("cpu") or 0 for member in self.containers))
+
+    @property
+    def memory(self) -> int:
+        return int(sum(member.get("memory") or 0 for member in self.containers))
 
 
 @dataclass(frozen=True)

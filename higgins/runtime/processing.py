@@ -8,7 +8,7 @@ import threading
 
 from higgins import events
 from higgins.bus.base import EVENTS, Bus
-from higgins.processors import images, scheduling
+from higgins.processors import capsules, images, scheduling
 from higgins.runtime import publishing, views
 from higgins.store.base import Store
 
@@ -29,13 +29,7 @@ class Processors:
         LOG.info("event %s", envelope["type"], extra={
             "uuid": envelope["subject"], "event_id": envelope["id"],
             "request_id": envelope["request_id"], "event_type": envelope["type"]})
-        kind = events.subject_kind(envelope["subject"])
-        if kind == "host":
-            self._folds.host(envelope)
-        elif kind == "image":
-            self._folds.image(envelope)
-        else:
-            self._folds.container(envelope)
+        self._folds.any(envelope)
 
     def schedule(self, envelope: events.Envelope) -> None:
         kind = events.subject_kind(envelope["subject"])
@@ -43,6 +37,9 @@ class Processors:
             return
         if kind == "image":
             outcome = images.route(self._folds.image(envelope), envelope)
+        elif kind == "capsule":
+            outcome = capsules.schedule(self._folds.capsule(envelope), self.store.list_hosts(),
+                                        envelope)
         else:
             state = self._folds.container(envelope)
             outcome = scheduling.schedule(state, self.store.list_hosts(), envelope)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from higgins import events
 from higgins.bus.base import Bus
-from higgins.processors import containers, hosts, images
-from higgins.processors.model import ContainerState, HostState, ImageState
+from higgins.processors import capsules, containers, hosts, images
+from higgins.processors.model import CapsuleState, ContainerState, HostState, ImageState
 from higgins.store.base import Store
 
 
@@ -18,7 +18,7 @@ class Report:
     differences: list[str] = field(default_factory=list)
 
 
-View = ContainerState | HostState | ImageState
+View = ContainerState | HostState | ImageState | CapsuleState
 
 
 def _replayed(bus: Bus, subject: str) -> View | None:
@@ -31,6 +31,8 @@ def _replayed(bus: Bus, subject: str) -> View | None:
         return host
     if kind == "image":
         return images.fold_all(None, history)
+    if kind == "capsule":
+        return capsules.fold_all(None, history)
     return containers.fold_all(None, history)
 
 
@@ -40,6 +42,8 @@ def _stored(store: Store, subject: str) -> View | None:
         return store.load_host(subject.removeprefix(events.HOST_SUBJECT_PREFIX))
     if kind == "image":
         return store.load_image(images.uuid_of(subject))
+    if kind == "capsule":
+        return store.load_capsule(capsules.uuid_of(subject))
     return store.load_container(subject)
 
 
@@ -67,5 +71,8 @@ def rebuild(bus: Bus, store: Store) -> int:
             written += 1
         elif isinstance(state, ImageState):
             store.save_image(state)
+            written += 1
+        elif isinstance(state, CapsuleState):
+            store.save_capsule(state)
             written += 1
     return written

@@ -11,11 +11,11 @@ from typing import Generic, TypeVar
 
 from higgins import events
 from higgins.bus.base import Bus
-from higgins.processors import containers, hosts, images
-from higgins.processors.model import ContainerState, HostState, ImageState
+from higgins.processors import capsules, containers, hosts, images
+from higgins.processors.model import CapsuleState, ContainerState, HostState, ImageState
 from higgins.store.base import Store
 
-T = TypeVar("T", ContainerState, HostState, ImageState)
+T = TypeVar("T", ContainerState, HostState, ImageState, CapsuleState)
 Fold = Callable[[T | None, events.Envelope], T | None]
 
 
@@ -44,6 +44,11 @@ def current_host(bus: Bus, store: Store, name: str) -> HostState | None:
 def current_image(bus: Bus, store: Store, uuid: str) -> ImageState | None:
     return _catch_up(bus, events.image_subject(uuid), store.load_image(uuid), store.save_image,
                      images.fold)
+
+
+def current_capsule(bus: Bus, store: Store, uuid: str) -> CapsuleState | None:
+    return _catch_up(bus, events.capsule_subject(uuid), store.load_capsule(uuid),
+                     store.save_capsule, capsules.fold)
 
 
 class _Remembered(Generic[T]):
@@ -82,6 +87,7 @@ class Folds:
         self._containers: _Remembered[ContainerState] = _Remembered(size)
         self._hosts: _Remembered[HostState] = _Remembered(size)
         self._images: _Remembered[ImageState] = _Remembered(size)
+        self._capsules: _Remembered[CapsuleState] = _Remembered(size)
 
     def container(self, envelope: events.Envelope) -> ContainerState | None:
         """The view of the event's container with the event folded in."""
@@ -98,6 +104,17 @@ class Folds:
         uuid = images.uuid_of(envelope["subject"])
         return self._apply(envelope, self._images, lambda: self._store.load_image(uuid),
                            self._store.save_image, images.fold)
+
+    def capsule(self, envelope: events.Envelope) -> CapsuleState | None:
+        uuid = capsules.uuid_of(envelope["subject"])
+        return self._apply(envelope, self._capsules, lambda: self._store.load_capsule(uuid),
+                           self._store.save_capsule, capsules.fold)
+
+    def any(self, envelope: events.Envelope) -> object:
+        """The event folded into whichever view its subject has."""
+        fold = {"host": self.host, "image": self.image, "capsule": self.capsule}.get(
+            events.subject_kind(envelope["subject"]), self.container)
+        return fold(envelope)
 
     def _apply(self, envelope: events.Envelope, remembered: _Remembered[T],
                load: Callable[[], T | None], save: Callable[[T], None],

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from higgins.faults import ServiceUnavailable
-from higgins.processors.model import ContainerState, HostState, ImageState
+from higgins.processors.model import CapsuleState, ContainerState, HostState, ImageState
 from higgins.processors.quotas import Allocation
 
 
@@ -63,5 +63,13 @@ class Store(QuotaBook, Protocol):
 
     def list_images(self) -> list[ImageState]:
         """Images not yet Deleted, oldest first (created_at, then uuid)."""
+
+    def load_capsule(self, uuid: str) -> CapsuleState | None: ...
+
+    def save_capsule(self, state: CapsuleState) -> None:
+        """Keep `state` unless the stored view is at a higher seq."""
+
+    def find_capsules(self, project_id: str | None = None) -> list[CapsuleState]:
+        """Capsules (of one project, or all when None), oldest first (created_at, then uuid)."""
 
     def close(self) -> None: ...

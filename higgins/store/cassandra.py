@@ -13,7 +13,13 @@ from cassandra import ConsistencyLevel
 from cassandra.query import PreparedStatement
 
 from higgins import cql
-from higgins.processors.model import ContainerState, HostState, ImageState, Status
+from higgins.processors.model import (
+    CapsuleState,
+    ContainerState,
+    HostState,
+    ImageState,
+    Status,
+)
 from higgins.processors.quotas import Allocation
 from higgins.store import records
 from higgins.store.base import StoreUnavailable
@@ -39,6 +45,10 @@ _MIGRATIONS = (
     """CREATE TABLE IF NOT EXISTS quota_ledgers (
         project_id text PRIMARY KEY, version int, body text)""",
     """CREATE TABLE IF NOT EXISTS image_views (uuid text PRIMARY KEY, seq int, body text)""",
+    """CREATE TABLE IF NOT EXISTS capsule_views (
+        uuid text PRIMARY KEY, project_id text, seq int, body text)""",
+    "CREATE INDEX IF NOT EXISTS capsule_views_project ON capsule_views (project_id) "
+    "USING 'sai'",
 )
 
 _STATEMENTS = {
@@ -53,6 +63,11 @@ _STATEMENTS = {
     "load_image": "SELECT body FROM image_views WHERE uuid = ?",
     "save_image": "INSERT INTO image_views (uuid, seq, body) VALUES (?, ?, ?) USING TIMESTAMP ?",
     "all_images": "SELECT body FROM image_views",
+    "load_capsule": "SELECT body FROM capsule_views WHERE uuid = ?",
+    "save_capsule": "INSERT INTO capsule_views (uuid, project_id, seq, body) "
+                    "VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
+    "project_capsules": "SELECT body FROM capsule_views WHERE project_id = ?",
+    "all_capsules": "SELECT body FROM capsule_views",
     "quota_limits": "SELECT resource, hard_limit FROM quota_limits WHERE scope = ?",
     "set_quota_limit": "INSERT INTO quota_limits (scope, resource, hard_limit) VALUES (?, ?, ?)",
     "clear_quota_limits": "DELETE FROM quota_limits WHERE scope = ?",
@@ -130,6 +145,20 @@ class CassandraStore:
         return records.live_images([records.image_state(json.loads(row.body))
                                     for row in self._run("all_images")])
 
+    def load_capsule(self, uuid: str) -> CapsuleState | None:
+        row = self._run("load_capsule", uuid).one()
+        return records.capsule_state(json.loads(row.body)) if row else None
+
+    def save_capsule(self, state: CapsuleState) -> None:
+        self._run("save_capsule", state.uuid, state.project_id, state.seq,
+                  json.dumps(records.capsule_record(state)), state.seq)
+
+    def find_capsules(self, project_id: str | None = None) -> list[CapsuleState]:
+        rows = self._run("project_capsules", project_id) if project_id is not None \
+            else self._run("all_capsules")
+        return records.oldest_first([records.capsule_state(json.loads(row.body))
+                                     for row in rows])
+
     def quota_limits(self, scope: str) -> dict[str, int]:
         return {row.resource: row.hard_limit for row in self._run("quota_limits", scope)}
 
@@ -156,8 +185,8 @@ class CassandraStore:
 
     def truncate(self) -> None:
         """Empty every view (tests and `higgins replay --into`)."""
-        for table in ("container_views", "host_views", "image_views", "quota_limits",
-                      "quota_ledgers"):
+        for table in ("container_views", "host_views", "image_views", "capsule_views",
+                      "quota_limits", "quota_ledgers"):
             self._session.execute(f"TRUNCATE {table}")
 
     def close(self) -> None:

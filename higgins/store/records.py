@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from higgins.processors.model import (
+    CapsuleState,
     ContainerState,
     HostState,
     ImageState,
@@ -67,6 +68,20 @@ def live_images(found: list[ImageState]) -> list[ImageState]:
     """The images a listing shows: not deleted, oldest first."""
     kept = [image for image in found if image.status is not ImageStatus.DELETED]
     return sorted(kept, key=lambda image: (image.created_at, image.uuid))
+
+
+def capsule_record(state: CapsuleState) -> dict[str, Any]:
+    record = dataclasses.asdict(state)
+    record["containers"] = list(state.containers)
+    return record
+
+
+def capsule_state(record: dict[str, Any]) -> CapsuleState:
+    return CapsuleState(**{**record, "containers": tuple(record["containers"])})
+
+
+def oldest_first(found: list[CapsuleState]) -> list[CapsuleState]:
+    return sorted(found, key=lambda capsule: (capsule.created_at, capsule.uuid))
 
 
 def ledger_body(ledger: Mapping[str, Allocation]) -> str:

@@ -8,7 +8,13 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from higgins.processors.model import ContainerState, HostState, ImageState, Status
+from higgins.processors.model import (
+    CapsuleState,
+    ContainerState,
+    HostState,
+    ImageState,
+    Status,
+)
 from higgins.processors.quotas import Allocation
 from higgins.store import records
 
@@ -29,6 +35,12 @@ CREATE TABLE IF NOT EXISTS hosts (
 );
 CREATE TABLE IF NOT EXISTS images (
     uuid TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS capsules (
+    uuid TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
     body TEXT NOT NULL
 );
@@ -133,6 +145,28 @@ class SqliteStore:
     def list_images(self) -> list[ImageState]:
         rows = self._connect().execute("SELECT body FROM images")
         return records.live_images([records.image_state(json.loads(body)) for (body,) in rows])
+
+    def load_capsule(self, uuid: str) -> CapsuleState | None:
+        row = self._connect().execute(
+            "SELECT body FROM capsules WHERE uuid = ?", (uuid,)).fetchone()
+        return records.capsule_state(json.loads(row[0])) if row else None
+
+    def save_capsule(self, state: CapsuleState) -> None:
+        body = json.dumps(records.capsule_record(state))
+        with self._writing:
+            self._connect().execute(
+                "INSERT INTO capsules (uuid, project_id, seq, body) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (uuid) DO UPDATE SET seq = excluded.seq, body = excluded.body "
+                "WHERE excluded.seq > capsules.seq",
+                (state.uuid, state.project_id, state.seq, body))
+
+    def find_capsules(self, project_id: str | None = None) -> list[CapsuleState]:
+        if project_id is None:
+            rows = self._connect().execute("SELECT body FROM capsules")
+        else:
+            rows = self._connect().execute(
+                "SELECT body FROM capsules WHERE project_id = ?", (project_id,))
+        return records.oldest_first([records.capsule_state(json.loads(b)) for (b,) in rows])
 
     def quota_limits(self, scope: str) -> dict[str, int]:
         rows = self._connect().execute(
