@@ -45,19 +45,25 @@ def _template(body: dict[str, Any]) -> dict[str, Any]:
         except (ValueError, yaml.YAMLError) as error:
             raise errors.bad_request(f"Invalid capsule template: {error}.") from error
         body = {**body, "template": template}
+    _refuse_unbuilt(body.get("template"))
     parsing.require_valid("capsule_create", body)
-    spec = body["template"]["spec"]
-    for unsupported, why in (("initContainers", "init containers"),
-                             ("volumes", "volumes (they need Cinder)")):
-        if spec.get(unsupported):
+    return dict(body["template"])
+
+
+def _refuse_unbuilt(template: Any) -> None:
+    """501 for the parts of a template Higgins does not build yet (the schema allows them
+    only empty), before validation, so the answer names the missing feature."""
+    spec = template.get("spec") if isinstance(template, dict) else None
+    if not isinstance(spec, dict):
+        return
+    members = spec.get("containers") if isinstance(spec.get("containers"), list) else []
+    mounts = any(isinstance(m, dict) and m.get("volumeMounts") for m in members)
+    for given, why in ((spec.get("initContainers"), "init containers"),
+                       (spec.get("volumes") or mounts, "volumes (they need Cinder)")):
+        if given:
             raise errors.ApiError(501, "container.not_implemented",
                                   f"Higgins does not implement capsule {why} yet; see the "
                                   "feature table in README.md.")
-    if any(member.get("volumeMounts") for member in spec["containers"]):
-        raise errors.ApiError(501, "container.not_implemented",
-                              "Higgins does not implement capsule volumes (they need Cinder) "
-                              "yet; see the feature table in README.md.")
-    return dict(body["template"])
 
 
 def _member(capsule_name: str, index: int, spec: dict[str, Any]) -> dict[str, Any]:
