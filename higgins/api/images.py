@@ -10,7 +10,7 @@ from typing import Any
 import flask
 
 from higgins import events
-from higgins.api import errors, paging, parsing
+from higgins.api import errors, hosts, paging, parsing
 from higgins.api.containers import lookup, request_envelope
 from higgins.api.identity import current_caller
 from higgins.api.services import authorize, services
@@ -99,7 +99,7 @@ def pull() -> Any:
 
 def _known_host(name: str) -> str:
     for host in services().store.list_hosts():
-        if host.name == name and not host.deleted:
+        if name in (host.name, hosts.host_uuid(host.name)) and not host.deleted:
             return host.name
     raise errors.bad_request(f"The host {name} does not exist.")
 

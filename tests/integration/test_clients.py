@@ -23,6 +23,7 @@ from tests.integration.conftest import (
     Higgins,
     deployment,
     docker_containers,
+    push_to_registry,
     remove_host_containers,
     wait_for,
 )
@@ -186,3 +187,55 @@ def test_python_zunclient_as_a_library(cloud: tuple[Higgins, Catalog],
     assert seen["bad_token"][0] == 401
     assert seen["after_delete"] == []
     wait_for(lambda: not docker_containers(docker_client, uuid), 60, f"{name} removed")
+
+
+CAPSULE_TEMPLATE = """\
+kind: capsule
+capsuleVersion: beta
+metadata:
+  name: {name}
+spec:
+  containers:
+  - name: web
+    image: busybox:local
+    command: [sleep, "300"]
+  - name: side
+    image: busybox:local
+    command: [sleep, "300"]
+"""
+
+
+def test_zun_cli_images_commit_and_capsules(cloud: tuple[Higgins, Catalog], tmp_path: Path,
+                                            docker_client: docker.DockerClient) -> None:
+    """`zun pull/image-*`, `zun commit` and `zun capsule-*` as an admin and a member."""
+    server, catalog = cloud
+
+    def zun(user: str, *args: str) -> str:
+        return run(catalog, user, "demo", "zun", *args).stdout
+
+    name = push_to_registry(docker_client)
+    pulled = zun("demo_admin", "pull", name, server.host)
+    image = next(line.split("|")[2].strip() for line in pulled.splitlines()
+                 if line.startswith("| uuid"))
+    wait_for(lambda: docker_client.images.list(name=name.rsplit(":", 1)[0]), 60, "the pull")
+    assert image in zun("demo_admin", "image-list")
+    wait_for(lambda: "sha256:" in zun("demo_admin", "image-show", image), 30, "the image id")
+    zun("demo_admin", "image-delete", image)
+
+    box = f"cli-{uuidlib.uuid4().hex[:6]}"
+    zun("demo_member", "run", "--name", box, "busybox:local", "sleep", "300")
+    wait_for(lambda: "Running" in zun("demo_member", "show", box), 60, f"{box} Running")
+    said = zun("demo_member", "commit", box, f"higgins-cli:{box}")
+    assert "has been accepted" in said, said
+    wait_for(lambda: docker_client.images.list(name=f"higgins-cli:{box}"), 60, "the commit")
+    zun("demo_member", "delete", "--force", box)
+
+    capsule = f"pod-{uuidlib.uuid4().hex[:6]}"
+    template = tmp_path / "capsule.yaml"
+    template.write_text(CAPSULE_TEMPLATE.format(name=capsule))
+    assert "accepted" in zun("demo_member", "capsule-create", "-f", str(template))
+    wait_for(lambda: "Running" in zun("demo_member", "capsule-describe", capsule), 90,
+             f"{capsule} Running")
+    assert capsule in zun("demo_member", "capsule-list")
+    zun("demo_member", "capsule-delete", capsule)
+    wait_for(lambda: capsule not in zun("demo_member", "capsule-list"), 90, f"{capsule} gone")
