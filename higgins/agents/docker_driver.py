@@ -12,29 +12,23 @@ from typing import Any
 
 import docker
 import docker.errors
-import docker.utils
 import requests.exceptions
 
-from higgins.agents import sandbox
+from higgins.agents.docker_images import LABEL_CAPSULE as LABEL_CAPSULE
+from higgins.agents.docker_images import LABEL_HOST as LABEL_HOST
+from higgins.agents.docker_images import LABEL_PROJECT as LABEL_PROJECT
+from higgins.agents.docker_images import LABEL_UUID as LABEL_UUID
+from higgins.agents.docker_images import DriverError as DriverError
+from higgins.agents.docker_images import ImageOps, docker_name, explain, sandbox_name
 from higgins.agents.reconcile import Observed
 
 LOG = logging.getLogger(__name__)
 
-NAME_PREFIX = "higgins-"
-LABEL_UUID = "higgins.uuid"
-LABEL_HOST = "higgins.host"
-LABEL_PROJECT = "higgins.project_id"
-LABEL_CAPSULE = "higgins.capsule"
-SANDBOX_PREFIX = "higgins-sandbox-"
 
 
 # Docker events after which a container's state may differ from what the agent reported
 # (create, exec, attach and the like change nothing the views show).
 _STATE_CHANGES = ("start", "die", "pause", "unpause", "destroy", "oom")
-
-
-class DriverError(Exception):
-    """Docker refused or failed; the message says why, for status_reason."""
 
 
 @dataclass(frozen=True)
@@ -47,21 +41,7 @@ class Inventory:
     disk_total_gb: int
 
 
-def docker_name(uuid: str) -> str:
-    return NAME_PREFIX + uuid
-
-
-def sandbox_name(capsule_id: str) -> str:
-    return SANDBOX_PREFIX + capsule_id
-
-
-def _explain(error: Exception) -> str:
-    if isinstance(error, docker.errors.APIError):
-        return str(error.explanation or error)
-    return str(error)
-
-
-class DockerDriver:
+class DockerDriver(ImageOps):
     def __init__(self, url: str, api_version: str, host: str) -> None:
         try:
             self._client = docker.DockerClient(base_url=url, version=api_version, timeout=120)
@@ -89,41 +69,6 @@ class DockerDriver:
             disk_total_gb=disk.total // 1024 ** 3,
         )
 
-    def ensure_image(self, image: str, policy: str | None) -> None:
-        """Zun's pull policies: ifnotpresent (default), always, never."""
-        policy = (policy or "ifnotpresent").lower()
-        present = self._has_image(image)
-        if policy == "never" and not present:
-            raise DriverError(f"Image {image} was not found on host {self.host} "
-                              "and image_pull_policy is never.")
-        if policy == "always" or not present:
-            self._pull(image)
-
-    def _pull(self, image: str) -> None:
-        """Pull, logging each layer's progress as it changes (one line per layer and status)."""
-        repository, tag = docker.utils.parse_repository_tag(image)
-        last: dict[str, str] = {}
-        try:
-            for report in self._client.api.pull(repository, tag=tag or "latest", stream=True,
-                                                decode=True):
-                if "error" in report:
-                    raise DriverError(f"Failed to pull image {image}: {report['error']}")
-                layer, status = report.get("id", image), report.get("status", "")
-                if last.get(layer) != status:
-                    last[layer] = status
-                    LOG.info("pull %s: %s %s", image, layer, status, extra={"host": self.host})
-        except docker.errors.APIError as error:
-            raise DriverError(f"Failed to pull image {image}: {_explain(error)}") from error
-        if not self._has_image(image):
-            raise DriverError(f"Failed to pull image {image}: the registry sent no image.")
-
-    def _has_image(self, image: str) -> bool:
-        try:
-            self._client.images.get(image)
-            return True
-        except docker.errors.ImageNotFound:
-            return False
-
     def create(self, uuid: str, spec: Mapping[str, Any]) -> tuple[str, bool]:
         """Create once: the Docker name is derived from the uuid, so a repeat finds the first.
         The container's id, and whether this call made it. One round trip (the SDK's
@@ -136,7 +81,7 @@ class DockerDriver:
         except docker.errors.APIError as error:
             if error.status_code == 409 and (existing := self._find(uuid)) is not None:
                 return str(existing.id), False
-            raise DriverError(f"Docker refused to create the container: {_explain(error)}") \
+            raise DriverError(f"Docker refused to create the container: {explain(error)}") \
                 from error
         return str(created["Id"]), True
 
@@ -181,7 +126,7 @@ class DockerDriver:
             raise DriverError(f"Docker container {docker_name(uuid)} does not exist.") \
                 from error
         except docker.errors.APIError as error:
-            raise DriverError(f"Docker failed to {verb} the container: {_explain(error)}") \
+            raise DriverError(f"Docker failed to {verb} the container: {explain(error)}") \
                 from error
 
     def remove(self, uuid: str, force: bool) -> None:
@@ -193,9 +138,9 @@ class DockerDriver:
         except docker.errors.NotFound:
             return
         except docker.errors.APIError as error:
-            if error.status_code == 409 and "already in progress" in _explain(error):
+            if error.status_code == 409 and "already in progress" in explain(error):
                 return
-            raise DriverError(f"Docker failed to remove the container: {_explain(error)}") \
+            raise DriverError(f"Docker failed to remove the container: {explain(error)}") \
                 from error
 
     def inspect(self, uuid: str) -> Observed | None:
@@ -242,7 +187,7 @@ class DockerDriver:
         try:
             self._client.api.update_container(docker_name(uuid), **limits)
         except docker.errors.APIError as error:
-            raise DriverError(f"Docker refused the new limits: {_explain(error)}") from error
+            raise DriverError(f"Docker refused the new limits: {explain(error)}") from error
 
     def execute(self, uuid: str, command: list[str], run: bool) -> dict[str, Any]:
         """Run `command` in the container; its output and exit code (Zun's execute)."""
@@ -254,7 +199,7 @@ class DockerDriver:
             output = api.exec_start(exec_id)
             exit_code = api.exec_inspect(exec_id)["ExitCode"]
         except docker.errors.APIError as error:
-            raise DriverError(f"Docker failed to execute the command: {_explain(error)}") \
+            raise DriverError(f"Docker failed to execute the command: {explain(error)}") \
                 from error
         text = output.decode("utf-8", errors="replace") if isinstance(output, bytes) else output
         return {"exec_id": exec_id, "output": text, "exit_code": exit_code}
@@ -263,7 +208,7 @@ class DockerDriver:
         try:
             found: dict[str, Any] = self._client.api.top(docker_name(uuid), ps_args=ps_args)
         except docker.errors.APIError as error:
-            raise DriverError(f"Docker failed to list processes: {_explain(error)}") from error
+            raise DriverError(f"Docker failed to list processes: {explain(error)}") from error
         return {"Titles": found.get("Titles", []), "Processes": found.get("Processes", [])}
 
     def stats(self, uuid: str) -> dict[str, Any]:
@@ -271,7 +216,7 @@ class DockerDriver:
         try:
             raw: dict[str, Any] = self._client.api.stats(docker_name(uuid), stream=False)
         except docker.errors.APIError as error:
-            raise DriverError(f"Docker failed to read stats: {_explain(error)}") from error
+            raise DriverError(f"Docker failed to read stats: {explain(error)}") from error
         return raw
 
     def get_archive(self, uuid: str, path: str) -> tuple[bytes, dict[str, Any]]:
@@ -280,14 +225,14 @@ class DockerDriver:
             chunks, stat = self._client.api.get_archive(docker_name(uuid), path)
             return b"".join(chunks), dict(stat)
         except docker.errors.APIError as error:
-            raise DriverError(f"Docker failed to read {path}: {_explain(error)}") from error
+            raise DriverError(f"Docker failed to read {path}: {explain(error)}") from error
 
     def put_archive(self, uuid: str, path: str, tar: bytes) -> None:
         """Unpack the tar `tar` into directory `path` of the container."""
         try:
             self._client.api.put_archive(docker_name(uuid), path, tar)
         except docker.errors.APIError as error:
-            raise DriverError(f"Docker failed to write into {path}: {_explain(error)}") \
+            raise DriverError(f"Docker failed to write into {path}: {explain(error)}") \
                 from error
 
     def resize_tty(self, uuid: str, height: int, width: int, exec_id: str | None = None) -> None:
@@ -299,97 +244,14 @@ class DockerDriver:
             else:
                 api.exec_resize(exec_id, height=height, width=width)
         except docker.errors.APIError as error:
-            raise DriverError(f"Docker failed to resize the TTY: {_explain(error)}") from error
+            raise DriverError(f"Docker failed to resize the TTY: {explain(error)}") from error
 
     def logs(self, uuid: str, **options: Any) -> str:
         try:
             raw = self._get(uuid).logs(**options)
         except docker.errors.APIError as error:
-            raise DriverError(f"Docker failed to read logs: {_explain(error)}") from error
+            raise DriverError(f"Docker failed to read logs: {explain(error)}") from error
         return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
-
-    def pull_image(self, repo: str, tag: str, policy: str | None) -> tuple[str, int]:
-        """An admin's pull of repo:tag (always, unless the policy says otherwise): Docker's id
-        and size of the image."""
-        name = f"{repo}:{tag}"
-        self.ensure_image(name, policy or "always")
-        return self.image_facts(name)
-
-    def image_facts(self, name: str) -> tuple[str, int]:
-        try:
-            attrs = self._client.api.inspect_image(name)
-        except docker.errors.NotFound as error:
-            raise DriverError(f"Image {name} is not on host {self.host}.") from error
-        return str(attrs["Id"]), int(attrs.get("Size") or 0)
-
-    def remove_image(self, name: str, image_id: str | None) -> None:
-        """Untag `name` (Docker removes the image with its last tag), if it still names
-        `image_id`: a tag since moved to another image is not this image any more."""
-        try:
-            if image_id is not None and self.image_facts(name)[0] != image_id:
-                return
-            self._client.api.remove_image(name)
-        except (DriverError, docker.errors.NotFound):
-            return
-        except docker.errors.APIError as error:
-            raise DriverError(f"Docker refused to remove image {name}: {_explain(error)}") \
-                from error
-
-    def commit(self, uuid: str, repository: str, tag: str) -> tuple[str, int]:
-        """Commit the container's filesystem as repository:tag (Docker pauses a running
-        container while it copies); the new image's id and size."""
-        try:
-            made = self._client.api.commit(docker_name(uuid), repository=repository, tag=tag)
-        except docker.errors.NotFound as error:
-            raise DriverError(f"Docker container {docker_name(uuid)} does not exist.") \
-                from error
-        except docker.errors.APIError as error:
-            raise DriverError(f"Docker failed to commit the container: {_explain(error)}") \
-                from error
-        return self.image_facts(str(made["Id"]))
-
-    def ensure_sandbox(self, capsule_id: str, project_id: str) -> None:
-        """The capsule's sandbox: a paused process owning the network namespace its
-        containers join; made (and its image imported) when missing, started when stopped."""
-        api, name = self._client.api, sandbox_name(capsule_id)
-        try:
-            if not self._has_image(sandbox.IMAGE):
-                repository, tag = sandbox.IMAGE.split(":")
-                api.import_image_from_data(sandbox.image_tar(), repository=repository, tag=tag)
-            if self._find_named(name) is None:
-                labels = {LABEL_CAPSULE: capsule_id, LABEL_HOST: self.host,
-                          LABEL_PROJECT: project_id}
-                api.create_container(sandbox.IMAGE, command=[sandbox.COMMAND], name=name,
-                                     labels=labels, detach=True,
-                                     host_config=api.create_host_config(
-                                         restart_policy={"Name": "always"}))
-            if not api.inspect_container(name)["State"]["Running"]:
-                api.start(name)
-        except docker.errors.APIError as error:
-            if error.status_code == 409 and self._find_named(name) is not None:
-                return self.ensure_sandbox(capsule_id, project_id)  # made concurrently
-            raise DriverError(f"Docker failed to make the capsule's sandbox: "
-                              f"{_explain(error)}") from error
-
-    def remove_sandbox_if_unused(self, capsule_id: str) -> None:
-        """Remove the capsule's sandbox once no container of the capsule is left."""
-        members = self._client.api.containers(
-            all=True, filters={"label": f"{LABEL_CAPSULE}={capsule_id}"})
-        if any(m["Names"] != [f"/{sandbox_name(capsule_id)}"] for m in members):
-            return
-        try:
-            self._client.api.remove_container(sandbox_name(capsule_id), force=True)
-        except docker.errors.NotFound:
-            return
-        except docker.errors.APIError as error:
-            raise DriverError(f"Docker failed to remove the capsule's sandbox: "
-                              f"{_explain(error)}") from error
-
-    def _find_named(self, name: str) -> Any:
-        try:
-            return self._client.api.inspect_container(name)
-        except docker.errors.NotFound:
-            return None
 
     def close(self) -> None:
         self._client.close()

@@ -56,7 +56,8 @@ def _refuse_unbuilt(template: Any) -> None:
     spec = template.get("spec") if isinstance(template, dict) else None
     if not isinstance(spec, dict):
         return
-    members = spec.get("containers") if isinstance(spec.get("containers"), list) else []
+    given_members = spec.get("containers")
+    members = given_members if isinstance(given_members, list) else []
     mounts = any(isinstance(m, dict) and m.get("volumeMounts") for m in members)
     for given, why in ((spec.get("initContainers"), "init containers"),
                        (spec.get("volumes") or mounts, "volumes (they need Cinder)")):
