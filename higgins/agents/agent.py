@@ -77,6 +77,9 @@ class Agent:
                 LOG.warning("removing Docker container of a deleted container",
                             extra={"uuid": observed.uuid})
                 self._driver.remove(observed.uuid, force=True)
+        for capsule_id in self._driver.sandboxes():
+            with self._lock(events.capsule_subject(capsule_id)):
+                self._driver.remove_sandbox_if_unused(capsule_id)  # left by a crash mid-delete
         for stored in self._store.find_containers():
             state = views.current_container(self._bus, self._store, stored.uuid)
             if state and state.host == self.host and state.container_id:

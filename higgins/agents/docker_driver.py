@@ -151,9 +151,10 @@ class DockerDriver(ImageOps):
         return _observed(uuid, attrs)
 
     def managed(self) -> list[Observed]:
-        """Every container this host's agent made, as Docker sees it now."""
+        """Every container this host's agent made for a Higgins container (capsule sandboxes
+        are not), as Docker sees it now."""
         found = self._client.api.containers(
-            all=True, filters={"label": [f"{LABEL_HOST}={self.host}"]}
+            all=True, filters={"label": [f"{LABEL_HOST}={self.host}", LABEL_UUID]}
         )
         result = []
         for summary in found:

@@ -159,6 +159,12 @@ class ImageOps:
             raise DriverError(f"Docker failed to remove the capsule's sandbox: "
                               f"{explain(error)}") from error
 
+    def sandboxes(self) -> list[str]:
+        """The capsules that have a sandbox on this host."""
+        found = self._client.api.containers(all=True, filters={"label": [
+            f"{LABEL_HOST}={self.host}", LABEL_CAPSULE], "name": SANDBOX_PREFIX})
+        return [str(summary["Labels"][LABEL_CAPSULE]) for summary in found]
+
     def _find_named(self, name: str) -> Any:
         try:
             return self._client.api.inspect_container(name)

@@ -3,12 +3,13 @@ result with the stored views (`higgins replay --check`), or rebuild the views fr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from higgins import events
 from higgins.bus.base import Bus
 from higgins.processors import capsules, containers, hosts, images
-from higgins.processors.model import CapsuleState, ContainerState, HostState, ImageState
 from higgins.store.base import Store
 
 
@@ -18,33 +19,39 @@ class Report:
     differences: list[str] = field(default_factory=list)
 
 
-View = ContainerState | HostState | ImageState | CapsuleState
+@dataclass(frozen=True)
+class _Kind:
+    """How one kind of subject folds, and where its view is kept."""
+
+    fold: Callable[[Any, events.Envelope], Any]
+    key: Callable[[str], str]  # subject -> the view's key in the store
+    load: Callable[[Store, str], Any]
+    save: Callable[[Store, Any], None]
 
 
-def _replayed(bus: Bus, subject: str) -> View | None:
-    history = bus.history(subject)
-    kind = events.subject_kind(subject)
-    if kind == "host":
-        host: HostState | None = None
-        for envelope in history:
-            host = hosts.fold(host, envelope)
-        return host
-    if kind == "image":
-        return images.fold_all(None, history)
-    if kind == "capsule":
-        return capsules.fold_all(None, history)
-    return containers.fold_all(None, history)
+# The store is a Protocol (adapters do not inherit from it): reach its methods by name.
+_KINDS: dict[str, _Kind] = {
+    "container": _Kind(containers.fold, lambda s: s, lambda st, k: st.load_container(k),
+                       lambda st, v: st.save_container(v)),
+    "host": _Kind(hosts.fold, lambda s: s.removeprefix(events.HOST_SUBJECT_PREFIX),
+                  lambda st, k: st.load_host(k), lambda st, v: st.save_host(v)),
+    "image": _Kind(images.fold, images.uuid_of, lambda st, k: st.load_image(k),
+                   lambda st, v: st.save_image(v)),
+    "capsule": _Kind(capsules.fold, capsules.uuid_of, lambda st, k: st.load_capsule(k),
+                     lambda st, v: st.save_capsule(v)),
+}
 
 
-def _stored(store: Store, subject: str) -> View | None:
-    kind = events.subject_kind(subject)
-    if kind == "host":
-        return store.load_host(subject.removeprefix(events.HOST_SUBJECT_PREFIX))
-    if kind == "image":
-        return store.load_image(images.uuid_of(subject))
-    if kind == "capsule":
-        return store.load_capsule(capsules.uuid_of(subject))
-    return store.load_container(subject)
+def _replayed(bus: Bus, subject: str) -> Any:
+    fold, state = _KINDS[events.subject_kind(subject)].fold, None
+    for envelope in bus.history(subject):
+        state = fold(state, envelope)
+    return state
+
+
+def _stored(store: Store, subject: str) -> Any:
+    kind = _KINDS[events.subject_kind(subject)]
+    return kind.load(store, kind.key(subject))
 
 
 def check(bus: Bus, store: Store) -> Report:
@@ -63,16 +70,7 @@ def rebuild(bus: Bus, store: Store) -> int:
     written = 0
     for subject in bus.subjects():
         state = _replayed(bus, subject)
-        if isinstance(state, ContainerState):
-            store.save_container(state)
-            written += 1
-        elif isinstance(state, HostState):
-            store.save_host(state)
-            written += 1
-        elif isinstance(state, ImageState):
-            store.save_image(state)
-            written += 1
-        elif isinstance(state, CapsuleState):
-            store.save_capsule(state)
+        if state is not None:
+            _KINDS[events.subject_kind(subject)].save(store, state)
             written += 1
     return written

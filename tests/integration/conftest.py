@@ -233,6 +233,15 @@ class Api:
         shown: dict[str, Any] = response.json()
         return shown
 
+    def found(self, path: str) -> dict[str, Any] | None:
+        """The resource at `path` (an image, a capsule), None when it is not found."""
+        response = self.call("GET", path)
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.text
+        shown: dict[str, Any] = response.json()
+        return shown
+
     def wait_status(self, ident: str, status: str, timeout: float = 30) -> dict[str, Any]:
         def settled() -> dict[str, Any] | None:
             shown = self.show(ident)

@@ -119,3 +119,23 @@ def test_a_start_delivered_again_never_runs_the_command_twice(
     container.reload()
     assert container.attrs["State"]["StartedAt"] == first_start
     assert results(agent, subject)[-2:] == ["container.started", "container.stopped"]
+
+
+def test_reconcile_skips_live_sandboxes_and_removes_one_left_without_members(
+        agent: Agent, docker_client: docker.DockerClient) -> None:
+    """A capsule's sandbox is no Higgins container: reconcile neither trips over it nor
+    keeps one whose members are all gone (a crash between removing them and it)."""
+    capsule, member = str(uuidlib.uuid4()), str(uuidlib.uuid4())
+    agent._bus.publish([command("container.create.requested", member, name="m",  # noqa: SLF001
+                                image="busybox:local", command=["sleep", "300"],
+                                capsule_id=capsule)])
+    agent.handle(command("agent.container.create", member, name="m", image="busybox:local",
+                         command=["sleep", "300"], run=True, project_id="p",
+                         capsule_id=capsule))
+    sandbox = f"higgins-sandbox-{capsule}"
+    assert docker_client.containers.get(sandbox).status == "running"
+    agent.reconcile()
+    assert docker_client.containers.get(sandbox).status == "running"  # its member still runs
+    docker_client.containers.get(f"higgins-{member}").remove(force=True)
+    agent.reconcile()
+    assert not docker_client.containers.list(all=True, filters={"name": sandbox})

@@ -17,12 +17,7 @@ SERVER = "while true; do echo hello-from-peer | nc -l -p 8080; done"
 
 
 def capsule_shown(api: Api, uuid: str) -> dict[str, Any] | None:
-    response = api.call("GET", f"/v1/capsules/{uuid}")
-    if response.status_code == 404:
-        return None
-    assert response.status_code == 200, response.text
-    shown: dict[str, Any] = response.json()
-    return shown
+    return api.found(f"/v1/capsules/{uuid}")
 
 
 def labelled(client: docker.DockerClient, capsule: str) -> list[Any]:

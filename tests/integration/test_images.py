@@ -16,12 +16,7 @@ pytestmark = pytest.mark.docker
 
 
 def image_shown(api: Api, uuid: str) -> dict[str, Any] | None:
-    response = api.call("GET", f"/v1/images/{uuid}")
-    if response.status_code == 404:
-        return None
-    assert response.status_code == 200, response.text
-    shown: dict[str, Any] = response.json()
-    return shown
+    return api.found(f"/v1/images/{uuid}")
 
 
 def present(api: Api, uuid: str, timeout: float = 60) -> dict[str, Any]:

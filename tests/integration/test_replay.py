@@ -9,7 +9,7 @@ import sys
 import docker
 import pytest
 
-from tests.integration.conftest import Api, Higgins
+from tests.integration.conftest import Api, Higgins, push_to_registry, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -36,12 +36,21 @@ def test_the_log_reproduces_every_view_and_a_tampered_view_is_caught(
     api.wait_status(stopped, "Stopped")
     api.wait_status(broken, "Error")
     api.wait_gone(gone)
+    pulled = api.call("POST", "/v1/images", json={"repo": push_to_registry(docker_client),
+                                                  "host": fresh_higgins.host}).json()["uuid"]
+    template = {"kind": "capsule", "metadata": {"name": "pod"},
+                "spec": {"containers": [{"image": "busybox:local", "command": ["sleep", "60"]}]}}
+    pod = api.call("POST", "/v1/capsules", json={"template": template}).json()["uuid"]
+    wait_for(lambda: api.call("GET", f"/v1/images/{pulled}").json()["image_id"], 60, "pull")
+    wait_for(lambda: api.call("GET", f"/v1/capsules/{pod}").json()["status"] == "Running", 60,
+             "the capsule")
     assert replay(fresh_higgins, "--check").returncode == 1  # refused: higgins still runs
     fresh_higgins.stop()
 
     checked = replay(fresh_higgins, "--check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "5 subjects replayed, 0 differ" in checked.stdout  # 4 containers and the host
+    # 4 containers, the host, the image, the capsule and its container
+    assert "8 subjects replayed, 0 differ" in checked.stdout
 
     views = sqlite3.connect(fresh_higgins.workdir / "state" / "views.db")
     with views:
@@ -51,4 +60,4 @@ def test_the_log_reproduces_every_view_and_a_tampered_view_is_caught(
     assert tampered.returncode == 1 and running in tampered.stdout
 
     rebuilt = replay(fresh_higgins, "--into", str(fresh_higgins.workdir / "rebuilt.db"))
-    assert rebuilt.returncode == 0 and "rebuilt 5 views" in rebuilt.stdout
+    assert rebuilt.returncode == 0 and "rebuilt 8 views" in rebuilt.stdout
