@@ -27,7 +27,8 @@ _OPTS = {
                         "X-Roles headers (development only)."),
         cfg.FloatOpt("service_down_time", default=60.0, min=1,
                      help="Seconds without a report from a host's agent before its service "
-                          "shows as down in /v1/services."),
+                          "shows as down in /v1/services and the scheduler places nothing "
+                          "new there."),
     ],
     "bus": [
         cfg.StrOpt("url", help="sqlite:///path (embedded, the default, under state_path) or "

@@ -82,7 +82,7 @@ def member_request(capsule: CapsuleState, member: Mapping[str, Any], host: str) 
 
 
 def schedule(capsule: CapsuleState | None, hosts: Sequence[HostState],
-             envelope: events.Envelope) -> Outcome:
+             envelope: events.Envelope, down_after: float | None = None) -> Outcome:
     """Place a new capsule and request its members there; delete the members of a capsule
     asked to go. Safe to run again: a placed capsule keeps its host, and the events it asks
     for get the same ids as before."""
@@ -97,6 +97,8 @@ def schedule(capsule: CapsuleState | None, hosts: Sequence[HostState],
     host = capsule.host
     drafts: list[events.Draft] = []
     if host is None:
+        if down_after is not None:
+            hosts = placement.as_seen_at(hosts, envelope["time"], down_after)
         choice = placement.select_host(_as_request(capsule), hosts)
         if isinstance(choice, placement.NoValidHost):
             reason = {"reason": choice.reason}

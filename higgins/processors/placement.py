@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -53,6 +54,19 @@ FILTERS: tuple[tuple[str, Filter], ...] = (
 def _weight(host: HostState) -> tuple[float, int, str]:
     # More memory, then more CPUs; the name breaks ties so placement is deterministic.
     return (-host.memory_mb, -int(host.cpus * 1000), host.name)
+
+
+def as_seen_at(hosts: Sequence[HostState], at: str, down_after: float) -> list[HostState]:
+    """The hosts as a placement at time `at` sees them: one whose agent has not reported for
+    `down_after` seconds before then is down, as if forced down (Zun's ComputeFilter skips
+    services that are not up). A report after `at` counts: the host is there now."""
+    moment = datetime.datetime.fromisoformat(at)
+    horizon = datetime.timedelta(seconds=down_after)
+
+    def stale(host: HostState) -> bool:
+        return moment - datetime.datetime.fromisoformat(host.reported_at) > horizon
+
+    return [host.evolve(forced_down=True) if stale(host) else host for host in hosts]
 
 
 def select_host(request: ContainerState, hosts: Sequence[HostState]) -> Placement | NoValidHost:

@@ -45,7 +45,8 @@ def api_app(conf: Settings) -> flask.Flask:
 
 def start_processors(conf: Settings, names: tuple[str, ...],
                      stop: threading.Event) -> list[threading.Thread]:
-    return Processors(open_bus(conf), stores.by_url(conf.store_url)).run(
+    return Processors(open_bus(conf), stores.by_url(conf.store_url),
+                      conf.api.service_down_time).run(
         stop, names, conf.processor_concurrency)
 
 

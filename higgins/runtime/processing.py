@@ -20,9 +20,10 @@ class Processors:
 
     NAMES = ("fold", "scheduler")
 
-    def __init__(self, bus: Bus, store: Store) -> None:
+    def __init__(self, bus: Bus, store: Store, service_down_time: float = 60.0) -> None:
         self.bus = bus
         self.store = store
+        self.service_down_time = service_down_time  # a host silent this long gets nothing new
         self._folds = views.Folds(bus, store)
 
     def fold(self, envelope: events.Envelope) -> None:
@@ -39,10 +40,11 @@ class Processors:
             outcome = images.route(self._folds.image(envelope), envelope)
         elif kind == "capsule":
             outcome = capsules.schedule(self._folds.capsule(envelope), self.store.list_hosts(),
-                                        envelope)
+                                        envelope, self.service_down_time)
         else:
             state = self._folds.container(envelope)
-            outcome = scheduling.schedule(state, self.store.list_hosts(), envelope)
+            outcome = scheduling.schedule(state, self.store.list_hosts(), envelope,
+                                          self.service_down_time)
         publishing.publish_outcome(self.bus, envelope, outcome)
 
     def run(self, stop: threading.Event, names: tuple[str, ...] = NAMES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from higgins import events
 from higgins.events import EventType
-from higgins.processors import hosts, placement
+from higgins.processors import hosts, placement, scheduling
 from higgins.processors.model import HostState
 from higgins.processors.placement import NoValidHost
 from tests.unit.conftest import created, envelope, host
@@ -61,3 +61,22 @@ def test_the_scheduler_skips_disabled_and_forced_down_hosts() -> None:
     assert chosen == placement.Placement("small")
     refused = placement.select_host(created(), [bigger.evolve(forced_down=True)])
     assert refused == NoValidHost("No valid host was found. Filter ComputeFilter returned 0 hosts.")
+
+
+def test_a_host_silent_longer_than_the_down_time_gets_no_new_container() -> None:
+    silent = host("big", memory_mb=8192).evolve(reported_at="2026-11-23T23:58:00+00:00")
+    fresh = host("small")  # reported at 2026-11-24T00:00:00
+    request = envelope(EventType.CREATE_REQUESTED, 1, name="x", image="busybox:local")
+    outcome = scheduling.schedule(created(), [silent, fresh], request, down_after=60)
+    assert outcome.events[0].data == {"host": "small"}
+    (failed,) = scheduling.schedule(created(), [silent], request, down_after=60).events
+    assert failed.type == EventType.FAILED and "ComputeFilter" in failed.data["reason"]
+
+
+def test_a_report_after_the_request_counts_and_without_a_down_time_nobody_is_down() -> None:
+    later = host("a").evolve(reported_at="2026-11-24T01:00:00+00:00")
+    seen = placement.as_seen_at([later], "2026-11-24T00:00:01+00:00", 60)
+    assert not seen[0].forced_down
+    old = host("a").evolve(reported_at="2020-01-01T00:00:00+00:00")
+    request = envelope(EventType.CREATE_REQUESTED, 1, name="x", image="busybox:local")
+    assert scheduling.schedule(created(), [old], request).events[0].data == {"host": "a"}
