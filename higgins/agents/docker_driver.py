@@ -19,7 +19,13 @@ from higgins.agents.docker_images import LABEL_HOST as LABEL_HOST
 from higgins.agents.docker_images import LABEL_PROJECT as LABEL_PROJECT
 from higgins.agents.docker_images import LABEL_UUID as LABEL_UUID
 from higgins.agents.docker_images import DriverError as DriverError
-from higgins.agents.docker_images import ImageOps, docker_name, explain, sandbox_name
+from higgins.agents.docker_images import (
+    ImageOps,
+    docker_name,
+    explain,
+    sandbox_name,
+    translated,
+)
 from higgins.agents.reconcile import Observed
 
 LOG = logging.getLogger(__name__)
@@ -120,14 +126,8 @@ class DockerDriver(ImageOps):
     def act(self, uuid: str, verb: str, **kwargs: Any) -> None:
         """Run start/stop/restart/pause/unpause/kill on the container, Docker errors explained.
         By name, through the low-level API: one round trip, no inspect first."""
-        try:
+        with translated(f"{verb} the container", uuid):
             getattr(self._client.api, verb)(docker_name(uuid), **kwargs)
-        except docker.errors.NotFound as error:
-            raise DriverError(f"Docker container {docker_name(uuid)} does not exist.") \
-                from error
-        except docker.errors.APIError as error:
-            raise DriverError(f"Docker failed to {verb} the container: {explain(error)}") \
-                from error
 
     def remove(self, uuid: str, force: bool) -> None:
         container = self._find(uuid)

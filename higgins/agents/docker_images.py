@@ -4,7 +4,9 @@ Side effects: talks to the Docker engine."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import docker
@@ -39,6 +41,17 @@ def explain(error: Exception) -> str:
     if isinstance(error, docker.errors.APIError):
         return str(error.explanation or error)
     return str(error)
+
+
+@contextlib.contextmanager
+def translated(doing: str, uuid: str) -> Iterator[None]:
+    """Docker's errors about container `uuid` as DriverErrors that say what failed."""
+    try:
+        yield
+    except docker.errors.NotFound as error:
+        raise DriverError(f"Docker container {docker_name(uuid)} does not exist.") from error
+    except docker.errors.APIError as error:
+        raise DriverError(f"Docker failed to {doing}: {explain(error)}") from error
 
 
 class ImageOps:
@@ -112,14 +125,8 @@ class ImageOps:
     def commit(self, uuid: str, repository: str, tag: str) -> tuple[str, int]:
         """Commit the container's filesystem as repository:tag (Docker pauses a running
         container while it copies); the new image's id and size."""
-        try:
+        with translated("commit the container", uuid):
             made = self._client.api.commit(docker_name(uuid), repository=repository, tag=tag)
-        except docker.errors.NotFound as error:
-            raise DriverError(f"Docker container {docker_name(uuid)} does not exist.") \
-                from error
-        except docker.errors.APIError as error:
-            raise DriverError(f"Docker failed to commit the container: {explain(error)}") \
-                from error
         return self.image_facts(str(made["Id"]))
 
     def ensure_sandbox(self, capsule_id: str, project_id: str) -> None:
