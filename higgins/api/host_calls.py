@@ -114,18 +114,11 @@ def _with_runtime(ident: str, action: Action) -> tuple[ContainerState, str]:
     return state, state.host
 
 
-def _archive_path() -> str:
-    path = flask.request.args.get("path")
-    if not path:
-        raise errors.bad_request("Invalid input for query parameter 'path': it is required.")
-    return path
-
-
 @blueprint.get("/<ident>/get_archive")
 def get_archive(ident: str) -> Any:
     """A tar of a path in the container, with Docker's stat of it."""
     parsing.reject_unknown_query("path")
-    path = _archive_path()
+    path = parsing.required_query("path")
     state, host = _with_runtime(ident, Action.GET_ARCHIVE)
     found = services().agents.call(host, state.uuid, "get_archive", {"path": path})
     data = found["data"]
@@ -138,7 +131,7 @@ def get_archive(ident: str) -> Any:
 def put_archive(ident: str) -> Any:
     """Unpack a tar (base64 from 1.25) into a directory of the container."""
     parsing.reject_unknown_query("path")
-    path = _archive_path()
+    path = parsing.required_query("path")
     body = parsing.json_body()
     parsing.require_valid("archive_put", body)
     data = body["data"]
@@ -178,10 +171,7 @@ def resize(ident: str) -> Any:
 def execute_resize(ident: str) -> Any:
     """Set the size of the TTY of an exec in the container."""
     parsing.reject_unknown_query("exec_id", "h", "w")
-    exec_id = flask.request.args.get("exec_id")
-    if not exec_id:
-        raise errors.bad_request("Invalid input for query parameter 'exec_id': it is "
-                                 "required.")
+    exec_id = parsing.required_query("exec_id")
     size = _tty_size()
     state, host = _with_runtime(ident, Action.EXECUTE_RESIZE)
     services().agents.call(host, state.uuid, "resize", {**size, "exec_id": exec_id})

@@ -121,11 +121,8 @@ def commit(ident: str) -> Any:
     """Zun's commit: the container's filesystem becomes repository:tag, a local image on the
     container's host. 202 with the new image's uuid; it is listed once the agent made it."""
     parsing.reject_unknown_query("repository", "tag")
-    repository = flask.request.args.get("repository")
-    if not repository:
-        raise errors.bad_request("Invalid input for query parameter 'repository': it is "
-                                 "required.")
-    repo, tag = split_reference(repository, flask.request.args.get("tag") or None)
+    repo, tag = split_reference(parsing.required_query("repository"),
+                                flask.request.args.get("tag") or None)
     problems = events.schema_errors("events", "container.commit.requested",
                                     {"image_uuid": str(uuidlib.uuid4()), "repository": repo,
                                      "tag": tag})

@@ -310,6 +310,13 @@ def is_uuid(text: str) -> bool:
     return True
 
 
+def required_query(name: str) -> str:
+    value = flask.request.args.get(name)
+    if not value:
+        raise errors.bad_request(f"Invalid input for query parameter '{name}': it is required.")
+    return value
+
+
 def reject_unknown_query(*allowed: str) -> None:
     unknown = sorted(set(flask.request.args) - set(allowed))
     if unknown:
