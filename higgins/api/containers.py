@@ -147,10 +147,10 @@ def show(ident: str) -> Any:
 
 def _act(ident: str, rule: str, action: Action,
          params: dict[str, Any] | None = None) -> ContainerState:
-    return _act_on(lookup(ident, rule), action, params)
+    return act_on(lookup(ident, rule), action, params)
 
 
-def _act_on(state: ContainerState, action: Action,
+def act_on(state: ContainerState, action: Action,
             params: dict[str, Any] | None = None) -> ContainerState:
     decision = containers.decide(state, action, params)
     if isinstance(decision, Refusal):
@@ -173,7 +173,7 @@ def delete(ident: str) -> Any:
     if force and _version().at_least(7):
         authorize("container:delete_force", state.project_id)
     action = Action.DELETE_FORCE if force else Action.DELETE_AFTER_STOP if stop else Action.DELETE
-    _act_on(state, action)
+    act_on(state, action)
     return flask.Response(status=204)
 
 
@@ -244,7 +244,7 @@ def update(ident: str) -> Any:
     changes = parsing.container_update(parsing.json_body(), _version())
     state = lookup(ident, "container:update")
     if "name" in changes:
-        state = _act_on(state, Action.RENAME, {"name": changes.pop("name")})
+        state = act_on(state, Action.RENAME, {"name": changes.pop("name")})
     status = 200
     if changes:
         state, applied = _update_limits(state, changes)
@@ -282,7 +282,7 @@ def _request_limits(state: ContainerState, limits: dict[str, Any]) -> ContainerS
     quotas.reserve(state.project_id, state.uuid, limits.get("cpu", state.cpu),
                    limits.get("memory", state.memory))
     try:
-        return _act_on(state, Action.UPDATE, limits)
+        return act_on(state, Action.UPDATE, limits)
     except errors.ApiError:
         quotas.restore(state.project_id, state.uuid, before)
         raise

@@ -11,12 +11,11 @@ import flask
 
 from higgins import events
 from higgins.api import errors, hosts, paging, parsing
-from higgins.api.containers import lookup, request_envelope
-from higgins.api.identity import current_caller
+from higgins.api.containers import act_on, lookup, request_envelope
 from higgins.api.services import authorize, services
 from higgins.events import EventType
-from higgins.processors import containers, images
-from higgins.processors.model import Action, ImageState, ImageStatus, Refusal
+from higgins.processors import images
+from higgins.processors.model import Action, ImageState, ImageStatus
 from higgins.runtime import views as live
 
 blueprint = flask.Blueprint("images", __name__)
@@ -123,20 +122,12 @@ def commit(ident: str) -> Any:
     parsing.reject_unknown_query("repository", "tag")
     repo, tag = split_reference(parsing.required_query("repository"),
                                 flask.request.args.get("tag") or None)
-    problems = events.schema_errors("events", "container.commit.requested",
-                                    {"image_uuid": str(uuidlib.uuid4()), "repository": repo,
-                                     "tag": tag})
+    image_uuid = str(uuidlib.uuid4())
+    params = {"image_uuid": image_uuid, "repository": repo, "tag": tag}
+    problems = events.schema_errors("events", "container.commit.requested", params)
     if problems:
         raise errors.bad_request(f"Invalid repository or tag: {'; '.join(problems)}.")
-    state = lookup(ident, "container:commit")
-    image_uuid = str(uuidlib.uuid4())
-    decision = containers.decide(state, Action.COMMIT,
-                                 {"image_uuid": image_uuid, "repository": repo, "tag": tag})
-    if isinstance(decision, Refusal):
-        raise errors.conflict(decision.detail)
-    services().bus.publish([request_envelope(decision.type, decision.subject, current_caller(),
-                                             decision.data)])
-    flask.g.uuid = state.uuid
+    act_on(lookup(ident, "container:commit"), Action.COMMIT, params)
     response = flask.jsonify({"uuid": image_uuid})
     response.status_code = 202
     return response
