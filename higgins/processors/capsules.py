@@ -56,12 +56,6 @@ def fold(state: CapsuleState | None, envelope: events.Envelope) -> CapsuleState 
     return state.evolve(seq=envelope["seq"], updated_at=envelope["time"])
 
 
-def fold_all(state: CapsuleState | None,
-             history: Sequence[events.Envelope]) -> CapsuleState | None:
-    for envelope in history:
-        state = fold(state, envelope)
-    return state
-
 
 def _as_request(capsule: CapsuleState) -> ContainerState:
     """What placement weighs: the capsule's members together, as one container."""

@@ -7,7 +7,15 @@ from typing import Any
 
 from higgins import events
 from higgins.events import CommandType, EventType
-from higgins.processors.model import Action, ContainerState, Outcome, Refusal, Status, TaskState
+from higgins.processors.model import (
+    Action,
+    ContainerState,
+    Outcome,
+    Refusal,
+    Status,
+    TaskState,
+    folded,
+)
 
 S = Status
 
@@ -229,9 +237,7 @@ def fold(state: ContainerState | None, envelope: events.Envelope) -> ContainerSt
 
 
 def fold_all(state: ContainerState | None, history: list[events.Envelope]) -> ContainerState | None:
-    for envelope in history:
-        state = fold(state, envelope)
-    return state
+    return folded(fold, history, state)
 
 
 _COMMANDS: Mapping[str, CommandType] = {

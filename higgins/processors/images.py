@@ -83,11 +83,6 @@ def fold(state: ImageState | None, envelope: events.Envelope) -> ImageState | No
     return new.evolve(seq=envelope["seq"], updated_at=envelope["time"])
 
 
-def fold_all(state: ImageState | None, history: list[events.Envelope]) -> ImageState | None:
-    for envelope in history:
-        state = fold(state, envelope)
-    return state
-
 
 def route(state: ImageState | None, envelope: events.Envelope) -> Outcome:
     """A pull or delete request becomes a command for the agent on the image's host; deleting

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
-from higgins.events import CommandDraft, Draft
+from higgins.events import CommandDraft, Draft, Envelope
+
+V = TypeVar("V")
+
+
+def folded(fold: Callable[[V | None, Envelope], V | None], history: Iterable[Envelope],
+           state: V | None = None) -> V | None:
+    """`state` with each event of `history` folded in, in order (any subject kind's fold)."""
+    for envelope in history:
+        state = fold(state, envelope)
+    return state
 
 
 class Status(enum.StrEnum):

@@ -10,6 +10,7 @@ from typing import Any
 from higgins import events
 from higgins.bus.base import Bus
 from higgins.processors import capsules, containers, hosts, images
+from higgins.processors.model import folded
 from higgins.store.base import Store
 
 
@@ -43,10 +44,7 @@ _KINDS: dict[str, _Kind] = {
 
 
 def _replayed(bus: Bus, subject: str) -> Any:
-    fold, state = _KINDS[events.subject_kind(subject)].fold, None
-    for envelope in bus.history(subject):
-        state = fold(state, envelope)
-    return state
+    return folded(_KINDS[events.subject_kind(subject)].fold, bus.history(subject))
 
 
 def _stored(store: Store, subject: str) -> Any:

@@ -11,7 +11,7 @@ from higgins import events
 from higgins.agents import sandbox
 from higgins.events import EventType
 from higgins.processors import capsules
-from higgins.processors.model import CapsuleState, ContainerState, Status, TaskState
+from higgins.processors.model import CapsuleState, ContainerState, Status, TaskState, folded
 from tests.unit.conftest import envelope, host, in_status
 
 CAPSULE = "5d8f1b2a-0c11-4f0e-9b59-8f3f43f0a001"
@@ -32,7 +32,7 @@ def requested() -> events.Envelope:
 
 
 def capsule(*later: events.Envelope) -> CapsuleState:
-    state = capsules.fold_all(None, [requested(), *later])
+    state = folded(capsules.fold, [requested(), *later])
     assert state is not None
     return state
 

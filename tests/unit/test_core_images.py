@@ -10,7 +10,7 @@ import pytest
 from higgins import events
 from higgins.events import CommandType, EventType
 from higgins.processors import actions, containers, images
-from higgins.processors.model import Action, ImageState, ImageStatus, Refusal, Status
+from higgins.processors.model import Action, ImageState, ImageStatus, Refusal, Status, folded
 from tests.unit.conftest import UUID, envelope, in_status
 
 IMAGE = "0b7a3f4e-52d5-4a55-9c39-05d4e62ff2b1"
@@ -68,7 +68,7 @@ def test_a_redelivered_event_changes_nothing() -> None:
 
 
 def test_a_refused_delete_leaves_the_image_present_with_the_reason() -> None:
-    state = images.fold_all(None, [
+    state = folded(images.fold, [
         image_event(EventType.IMAGE_PULL_REQUESTED, 1, **PULL),
         image_event(EventType.IMAGE_PULLED, 2, image_id="sha256:a", size=5),
         image_event(EventType.IMAGE_DELETE_REQUESTED, 3),
@@ -95,7 +95,7 @@ def test_a_redelivered_pull_request_after_the_pull_sends_nothing() -> None:
 
 def test_deleting_a_present_image_commands_its_host() -> None:
     request = image_event(EventType.IMAGE_DELETE_REQUESTED, 3)
-    state = images.fold_all(None, [image_event(EventType.IMAGE_PULL_REQUESTED, 1, **PULL),
+    state = folded(images.fold, [image_event(EventType.IMAGE_PULL_REQUESTED, 1, **PULL),
                                    image_event(EventType.IMAGE_PULLED, 2, image_id="x", size=1),
                                    request])
     (command,) = images.route(state, request).commands
@@ -105,7 +105,7 @@ def test_deleting_a_present_image_commands_its_host() -> None:
 
 def test_deleting_an_image_whose_pull_failed_is_immediate() -> None:
     request = image_event(EventType.IMAGE_DELETE_REQUESTED, 3)
-    state = images.fold_all(None, [image_event(EventType.IMAGE_PULL_REQUESTED, 1, **PULL),
+    state = folded(images.fold, [image_event(EventType.IMAGE_PULL_REQUESTED, 1, **PULL),
                                    image_event(EventType.IMAGE_PULL_FAILED, 2, reason="gone"),
                                    request])
     outcome = images.route(state, request)
