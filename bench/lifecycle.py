@@ -78,8 +78,7 @@ class Higgins:
         self.keyspace = f"higgins_bench_{uuid.uuid4().hex[:8]}"
         if backend == "rabbitmq":
             subprocess.run([ROOT / "scripts" / "rabbitmq-vhost.sh", self.vhost], check=True)
-            with sock_port() as agent_port:
-                pass
+            agent_port = free_port()
             with open(self.workdir / "higgins.conf", "a") as conf:
                 conf.write(f"[bus]\nurl = amqp://guest:guest@127.0.0.1:5672/{self.vhost}\n"
                            f"[store]\nurl = cassandra://127.0.0.1:9042/{self.keyspace}\n"
@@ -121,11 +120,11 @@ class Higgins:
             cluster.shutdown()
 
 
-@contextmanager
-def sock_port() -> Iterator[int]:
+def free_port() -> int:
+    """A port on 127.0.0.1 free right now (the socket that found it is closed again)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        yield int(sock.getsockname()[1])
+        return int(sock.getsockname()[1])
 
 
 def _answers(url: str) -> bool:
