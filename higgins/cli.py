@@ -209,8 +209,12 @@ def bench(args: argparse.Namespace, rest: list[str]) -> int:
     return int(module.main(rest))
 
 
+_DESCRIPTION = ("Higgins: containers for OpenStack tenants through a Zun-compatible API, run "
+                "as events on a bus. Start with `higgins up`; settings come from the INI file.")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="higgins", description=__doc__)
+    parser = argparse.ArgumentParser(prog="higgins", description=_DESCRIPTION)
     parser.add_argument("--config-file", action="append", default=None,
                         help="oslo.config INI file (default /etc/higgins/higgins.conf)")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -12,14 +12,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from higgins import events
+from higgins import events, folding, publishing
 from higgins.agents import image_commands, reconcile, stats
 from higgins.agents.docker_driver import DockerDriver, DriverError
 from higgins.agents.reconcile import Observed, Tracked
 from higgins.bus.base import Bus, command_stream
 from higgins.events import CommandType, EventType
 from higgins.processors.model import Outcome, Status
-from higgins.runtime import publishing, views
 from higgins.store.base import Store
 
 LOG = logging.getLogger(__name__)
@@ -69,7 +68,7 @@ class Agent:
         """Bring the views to Docker's truth for every container on this host, and remove
         Docker containers whose Higgins container was deleted."""
         for observed in self._driver.managed():
-            state = views.current_container(self._bus, self._store, observed.uuid)
+            state = folding.current_container(self._bus, self._store, observed.uuid)
             if state is None:
                 LOG.warning("Docker container labelled for this host is not in this log; "
                             "left alone", extra={"uuid": observed.uuid, "host": self.host})
@@ -81,7 +80,7 @@ class Agent:
             with self._lock(events.capsule_subject(capsule_id)):
                 self._driver.remove_sandbox_if_unused(capsule_id)  # left by a crash mid-delete
         for stored in self._store.find_containers():
-            state = views.current_container(self._bus, self._store, stored.uuid)
+            state = folding.current_container(self._bus, self._store, stored.uuid)
             if state and state.host == self.host and state.container_id:
                 self._tracked[state.uuid] = Tracked(state.status, state.auto_remove)
                 self.check(state.uuid)

@@ -14,6 +14,9 @@ import docker.errors
 import docker.utils
 
 from higgins.agents import sandbox
+from higgins.faults import DriverError
+
+__all__ = ["DriverError"]
 
 LOG = logging.getLogger(__name__)
 
@@ -23,10 +26,6 @@ LABEL_HOST = "higgins.host"
 LABEL_PROJECT = "higgins.project_id"
 LABEL_CAPSULE = "higgins.capsule"
 SANDBOX_PREFIX = "higgins-sandbox-"
-
-
-class DriverError(Exception):
-    """Docker refused or failed; the message says why, for status_reason."""
 
 
 def docker_name(uuid: str) -> str:

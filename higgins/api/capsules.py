@@ -12,7 +12,7 @@ from typing import Any
 import flask
 import yaml  # type: ignore[import-untyped]  # no stubs among the pinned tools
 
-from higgins import events
+from higgins import events, folding
 from higgins.api import errors, paging, parsing, quotas, views
 from higgins.api.containers import request_envelope
 from higgins.api.identity import current_caller
@@ -21,7 +21,6 @@ from higgins.api.services import allowed, authorize, services
 from higgins.events import EventType
 from higgins.processors import capsules
 from higgins.processors.model import CapsuleState, ContainerState
-from higgins.runtime import views as live
 
 blueprint = flask.Blueprint("capsules", __name__, url_prefix="/v1/capsules")
 
@@ -106,7 +105,7 @@ def create() -> Any:
     svc.bus.publish([request_envelope(EventType.CAPSULE_CREATE_REQUESTED,
                                       events.capsule_subject(uuid), caller, data)])
     flask.g.uuid = uuid
-    capsule = live.current_capsule(svc.bus, svc.store, uuid)
+    capsule = folding.current_capsule(svc.bus, svc.store, uuid)
     assert capsule is not None, "a recorded capsule always has a view"
     response = flask.jsonify(_render(capsule))
     response.status_code = 202
@@ -129,7 +128,7 @@ def _reserve(project_id: str, members: list[dict[str, Any]]) -> None:
 
 def _members(capsule: CapsuleState) -> list[ContainerState | None]:
     svc = services()
-    return [live.current_container(svc.bus, svc.store, uuid) for uuid in capsule.member_uuids]
+    return [folding.current_container(svc.bus, svc.store, uuid) for uuid in capsule.member_uuids]
 
 
 def _render(capsule: CapsuleState, members: list[ContainerState | None] | None = None,
@@ -174,7 +173,7 @@ def index() -> Any:
     found = services().store.find_capsules(None if everywhere else caller.project_id)
     shown = []
     for capsule in paging.sort(found, _SORT_KEYS, "created_at"):
-        current = live.current_capsule(services().bus, services().store, capsule.uuid)
+        current = folding.current_capsule(services().bus, services().store, capsule.uuid)
         members = _members(current) if current else []
         status = capsules.status(current, members) if current else None
         if current is not None and status is not None:
@@ -195,7 +194,7 @@ def _lookup(ident: str, rule: str) -> tuple[CapsuleState, list[ContainerState | 
                   else "capsule:get_all_all_projects")
     svc = services()
     project = None if everywhere else caller.project_id
-    candidates = [live.current_capsule(svc.bus, svc.store, ident)] if parsing.is_uuid(ident) \
+    candidates = [folding.current_capsule(svc.bus, svc.store, ident)] if parsing.is_uuid(ident) \
         else [c for c in svc.store.find_capsules(project) if c.name == ident]
     for capsule in candidates:
         if capsule is None or project not in (None, capsule.project_id):

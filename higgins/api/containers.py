@@ -10,7 +10,7 @@ from typing import Any
 
 import flask
 
-from higgins import events
+from higgins import events, folding, publishing
 from higgins.api import errors, paging, parsing, quotas, views
 from higgins.api.identity import Caller, current_caller
 from higgins.api.microversions import Version
@@ -18,8 +18,6 @@ from higgins.api.services import Services, allowed, authorize, services
 from higgins.events import EventType
 from higgins.processors import containers
 from higgins.processors.model import Action, ContainerState, Refusal
-from higgins.runtime import publishing
-from higgins.runtime import views as live
 
 blueprint = flask.Blueprint("containers", __name__, url_prefix="/v1/containers")
 
@@ -52,7 +50,7 @@ def _record(svc: Services, envelope: events.Envelope) -> ContainerState:
     """Publish (durable before we answer), then fold it into the view the caller reads next."""
     svc.bus.publish([envelope])
     flask.g.uuid = envelope["subject"]
-    state = live.current_container(svc.bus, svc.store, envelope["subject"])
+    state = folding.current_container(svc.bus, svc.store, envelope["subject"])
     assert state is not None, "a recorded event always has a view"
     return state
 
@@ -126,7 +124,7 @@ def lookup(ident: str, rule: str) -> ContainerState:
                                else "container:get_one_all_projects")
     project = None if everywhere else caller.project_id
     svc = services()
-    state = live.current_container(svc.bus, svc.store, ident) if parsing.is_uuid(ident) else None
+    state = folding.current_container(svc.bus, svc.store, ident) if parsing.is_uuid(ident) else None
     if state is None or state.status == "Deleted" or project not in (None, state.project_id):
         named = svc.store.find_containers(project_id=project, name=ident)
         if len(named) > 1:
@@ -134,7 +132,7 @@ def lookup(ident: str, rule: str) -> ContainerState:
                                   "the container uuid instead.", code="container.conflict")
         if not named:
             raise errors.not_found(f"Container {ident} could not be found.")
-        state = live.current_container(svc.bus, svc.store, named[0].uuid) or named[0]
+        state = folding.current_container(svc.bus, svc.store, named[0].uuid) or named[0]
     authorize(rule, state.project_id)
     return state
 
@@ -303,7 +301,7 @@ def _update_limits(state: ContainerState,
     if result["type"] == EventType.UPDATE_FAILED:
         quotas.restore(state.project_id, state.uuid, before)
         raise errors.conflict(result["data"]["reason"], code="container.update_failed")
-    current = live.current_container(svc.bus, svc.store, requested.uuid)
+    current = folding.current_container(svc.bus, svc.store, requested.uuid)
     return current or requested, True
 
 

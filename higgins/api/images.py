@@ -9,14 +9,13 @@ from typing import Any
 
 import flask
 
-from higgins import events
+from higgins import events, folding
 from higgins.api import errors, hosts, paging, parsing
 from higgins.api.containers import act_on, lookup, request_envelope
 from higgins.api.services import authorize, services
 from higgins.events import EventType
 from higgins.processors import images
 from higgins.processors.model import Action, ImageState, ImageStatus
-from higgins.runtime import views as live
 
 blueprint = flask.Blueprint("images", __name__)
 
@@ -62,7 +61,7 @@ def index() -> Any:
 
 def _image(ident: str) -> ImageState:
     svc = services()
-    image = live.current_image(svc.bus, svc.store, ident) if parsing.is_uuid(ident) else None
+    image = folding.current_image(svc.bus, svc.store, ident) if parsing.is_uuid(ident) else None
     if image is None or image.status is ImageStatus.DELETED:
         raise errors.not_found(f"Image {ident} could not be found.")
     return image
@@ -137,6 +136,6 @@ def _record(envelope: events.Envelope) -> ImageState:
     """Publish (durable before we answer), then fold it into the view read next."""
     svc = services()
     svc.bus.publish([envelope])
-    image = live.current_image(svc.bus, svc.store, images.uuid_of(envelope["subject"]))
+    image = folding.current_image(svc.bus, svc.store, images.uuid_of(envelope["subject"]))
     assert image is not None, "a recorded image event always has a view"
     return image

@@ -10,7 +10,7 @@ from typing import Any
 
 import flask
 
-from higgins import events
+from higgins import events, folding
 from higgins.api import errors, parsing
 from higgins.api.containers import request_envelope
 from higgins.api.hosts import host_uuid
@@ -18,7 +18,6 @@ from higgins.api.identity import current_caller
 from higgins.api.services import authorize, services
 from higgins.events import EventType
 from higgins.processors.model import HostState
-from higgins.runtime import views as live
 
 blueprint = flask.Blueprint("zun_services", __name__, url_prefix="/v1/services")
 BINARY = "zun-compute"
@@ -60,7 +59,7 @@ def index() -> Any:
 def _service(host: str | None, binary: str | None) -> HostState:
     if not host or not binary:
         raise errors.bad_request("Both 'host' and 'binary' are required.")
-    state = live.current_host(services().bus, services().store, host)
+    state = folding.current_host(services().bus, services().store, host)
     if state is None or state.deleted or binary != BINARY:
         raise errors.not_found(f"Service {binary} on host {host} could not be found.")
     return state
@@ -71,7 +70,7 @@ def _record(host: HostState, kind: EventType, data: dict[str, Any]) -> HostState
                                 {"host": host.name, **data})
     svc = services()
     svc.bus.publish([envelope])
-    state = live.current_host(svc.bus, svc.store, host.name)
+    state = folding.current_host(svc.bus, svc.store, host.name)
     assert state is not None, "a host with a recorded event has a view"
     return state
 

@@ -12,13 +12,12 @@ from typing import TextIO, TypeVar
 
 import flask
 
-from higgins import api
+from higgins import api, folding
 from higgins import store as stores
 from higgins.agents.agent import Agent
 from higgins.agents.docker_driver import DockerDriver
+from higgins.api.agent_calls import LocalAgents
 from higgins.bus.embedded import EmbeddedBus
-from higgins.runtime import views
-from higgins.runtime.agent_calls import LocalAgents
 from higgins.runtime.processing import Processors
 from higgins.settings import Settings
 from higgins.store.base import Store
@@ -75,7 +74,7 @@ def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOn
              f"{inventory.cpus:g} CPUs, {inventory.memory_mb} MiB")
     agent = Agent(agent_settings.host, bus, store, driver, agent_settings.availability_zone)
     agent.report()
-    views.current_host(bus, store, agent_settings.host)
+    folding.current_host(bus, store, agent_settings.host)
     progress(f"agent on host {agent_settings.host!r} reported; reconciling with Docker")
     agent.reconcile()
     stop = threading.Event()

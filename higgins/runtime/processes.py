@@ -15,15 +15,14 @@ from dataclasses import dataclass
 
 import flask
 
-from higgins import api
+from higgins import api, folding
 from higgins import bus as buses
 from higgins import store as stores
 from higgins.agents import calls
 from higgins.agents.agent import Agent
 from higgins.agents.docker_driver import DockerDriver
+from higgins.api.agent_calls import RemoteAgents
 from higgins.bus.base import Bus
-from higgins.runtime import views
-from higgins.runtime.agent_calls import RemoteAgents
 from higgins.runtime.processing import Processors
 from higgins.settings import Settings
 from higgins.store.base import Store
@@ -65,7 +64,7 @@ def start_agent(conf: Settings, stop: threading.Event,
     driver = DockerDriver(settings.docker_url, settings.docker_api_version, settings.host)
     agent = Agent(settings.host, bus, store, driver, settings.availability_zone, settings.url)
     agent.report()
-    views.current_host(bus, store, settings.host)
+    folding.current_host(bus, store, settings.host)
     progress(f"agent on host {settings.host!r} reported (calls at {settings.url}); reconciling")
     agent.reconcile()
     return RunningAgent(agent, calls.create_app(agent), agent.run(stop, settings.concurrency,

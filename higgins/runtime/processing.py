@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 import threading
 
-from higgins import events
+from higgins import events, folding, publishing
 from higgins.bus.base import EVENTS, Bus
 from higgins.processors import capsules, images, scheduling
-from higgins.runtime import publishing, views
 from higgins.store.base import Store
 
 LOG = logging.getLogger(__name__)
+_ROUTINE = frozenset({str(events.EventType.HOST_REPORTED)})
 
 
 class Processors:
@@ -24,10 +24,12 @@ class Processors:
         self.bus = bus
         self.store = store
         self.service_down_time = service_down_time  # a host silent this long gets nothing new
-        self._folds = views.Folds(bus, store)
+        self._folds = folding.Folds(bus, store)
 
     def fold(self, envelope: events.Envelope) -> None:
-        LOG.info("event %s", envelope["type"], extra={
+        # an agent's heartbeat every report_interval is routine: not for the console
+        level = logging.DEBUG if envelope["type"] in _ROUTINE else logging.INFO
+        LOG.log(level, "event %s", envelope["type"], extra={
             "uuid": envelope["subject"], "event_id": envelope["id"],
             "request_id": envelope["request_id"], "event_type": envelope["type"]})
         self._folds.any(envelope)

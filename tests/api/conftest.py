@@ -11,10 +11,9 @@ import flask
 import flask.testing
 import pytest
 
-from higgins import api, events
+from higgins import api, events, folding, publishing
 from higgins.bus.embedded import EmbeddedBus
 from higgins.events import EventType
-from higgins.runtime import publishing, views
 from higgins.store.sqlite import SqliteStore
 
 V140 = {"OpenStack-API-Version": "container 1.40"}
@@ -89,6 +88,6 @@ def running(client: Any, bus: EmbeddedBus, store: SqliteStore,
                        (EventType.STARTED, {})):
         bus.publish([events.seal(events.Draft(kind, uuid, data), event_id=publishing.new_id(),
                                  time=publishing.utc_now(), cause=cause)])
-    views.current_container(bus, store, uuid)
+    folding.current_container(bus, store, uuid)
     return uuid
 

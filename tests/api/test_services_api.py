@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from higgins import events
+from higgins import events, folding, publishing
 from higgins.bus.embedded import EmbeddedBus
 from higgins.events import EventType
-from higgins.runtime import publishing, views
 from higgins.store.sqlite import SqliteStore
 from tests.api.conftest import error_of
 from tests.api.test_policy import ADMIN, MEMBER
@@ -21,7 +20,7 @@ def report(bus: EmbeddedBus, store: SqliteStore, host: str = "node-1") -> None:
         subject=events.host_subject(host), seq=0, time=publishing.utc_now(), project_id="",
         user_id="", request_id="", data={"host": host, "cpus": 2, "memory_mb": 4096,
                                          "runtimes": ["runc"]})])
-    views.current_host(bus, store, host)
+    folding.current_host(bus, store, host)
 
 
 def services(client: Any) -> list[dict[str, Any]]:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from higgins import folding
 from higgins.bus.embedded import EmbeddedBus
 from higgins.processors.model import ContainerState, HostState, Status
 from higgins.processors.quotas import Allocation
-from higgins.runtime import views
 from higgins.store.base import Store
 from higgins.store.cassandra import CassandraStore
 from higgins.store.sqlite import SqliteStore
@@ -93,10 +93,10 @@ def test_catch_up_folds_what_the_view_has_not_seen(tmp_path: Path, store: Store)
                       command=["sleep", "1"])
     bus.publish([create, envelope("u9", kind="container.scheduled", host="h1"),
                  envelope("u9", kind="container.created", container_id="abc")])
-    current = views.current_container(bus, store, "u9")
+    current = folding.current_container(bus, store, "u9")
     assert current is not None and (current.seq, current.status) == (3, Status.CREATED)
     assert store.load_container("u9") == current
-    assert views.current_container(bus, store, "u9") == current
+    assert folding.current_container(bus, store, "u9") == current
     bus.close()
 
 
@@ -108,7 +108,7 @@ def test_folds_agree_with_the_log_in_order_with_gaps_and_redeliveries(
     recorded = bus.publish([create, envelope("u7", kind="container.scheduled", host="h1"),
                             envelope("u7", kind="container.created", container_id="abc"),
                             envelope("u7", kind="container.started")])
-    first, second = views.Folds(bus, store), views.Folds(bus, store)
+    first, second = folding.Folds(bus, store), folding.Folds(bus, store)
     # A subject first met is folded from the view and the log: the whole backlog at once.
     assert first.container(recorded[0]).seq == 4  # type: ignore[union-attr]
     assert first.container(recorded[1]).seq == 4  # type: ignore[union-attr]  # folded already
@@ -119,7 +119,7 @@ def test_folds_agree_with_the_log_in_order_with_gaps_and_redeliveries(
     assert second.container(more[0]).status is Status.STOPPED  # type: ignore[union-attr]
     # `first` knows 5 and is handed 6: the next one again.
     assert first.container(more[1]).seq == 6  # type: ignore[union-attr]
-    assert store.load_container("u7") == views.current_container(bus, store, "u7")
+    assert store.load_container("u7") == folding.current_container(bus, store, "u7")
     assert store.load_container("u7").seq == 6  # type: ignore[union-attr]
     bus.close()
 

@@ -9,11 +9,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from higgins import events
+from higgins import events, publishing
 from higgins.agents.agent import Agent
 from higgins.agents.docker_driver import DockerDriver
 from higgins.bus.embedded import EmbeddedBus
-from higgins.runtime import publishing
 from higgins.store.sqlite import SqliteStore
 from tests.integration.conftest import docker_containers, remove_host_containers, wait_for
 

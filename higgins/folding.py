@@ -1,6 +1,7 @@
-"""WIRING: bring a view up to date with the log: load, fold what it has not seen, save.
-Used by the processors (through `Folds`, which remembers what it saved), the agent and the API
-(read-your-writes), so all of them write the same folds."""
+"""SHARED (below the edges, above the ports): bring a view up to date with the log: load,
+fold what it has not seen, save. Side effects: reads the log and reads and writes views through
+the Bus and Store it is handed. Used by the processors (through `Folds`, which remembers what
+it saved), the agent and the API (read-your-writes), so all of them write the same folds."""
 
 from __future__ import annotations
 

@@ -1,16 +1,15 @@
-"""WIRING: how the API reaches the agent on a container's host for synchronous calls: in the
+"""EDGE: how the API reaches the agent on a container's host for synchronous calls: in the
 same process (embedded), or over the agent's HTTP API at the URL its host report carries."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import requests
 
-from higgins.agents.agent import Agent
-from higgins.agents.docker_driver import DriverError
 from higgins.api import errors
+from higgins.faults import DriverError
 from higgins.store.base import Store
 
 T = TypeVar("T")
@@ -20,6 +19,20 @@ _TIMEOUT_SECONDS = 60.0
 def _unreachable(host: str) -> errors.ApiError:
     return errors.ApiError(503, "container.host_unavailable",
                            f"The agent of host {host} is not reachable.")
+
+
+class Agent(Protocol):
+    """What the API asks of an agent in its own process (agents.agent.Agent)."""
+
+    def logs(self, uuid: str, **options: Any) -> str: ...
+
+    def execute(self, uuid: str, command: list[str], run: bool) -> dict[str, Any]: ...
+
+    def top(self, uuid: str, ps_args: str | None) -> dict[str, Any]: ...
+
+    def stats(self, uuid: str, name: str) -> dict[str, Any]: ...
+
+    def answer(self, call: str, uuid: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class LocalAgents:

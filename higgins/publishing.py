@@ -1,4 +1,5 @@
-"""WIRING: seal a processor's outcome (ids, time) and publish it in one atomic append."""
+"""SHARED (below the edges, above the ports): new ids and times, and a pure outcome sealed
+(ids derived from its cause) and published in one atomic append through the Bus it is handed."""
 
 from __future__ import annotations
 
