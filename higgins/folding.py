@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from higgins import events
+from higgins import events, settling
 from higgins.bus.base import Bus
 from higgins.processors import capsules, containers, hosts, images
 from higgins.processors.model import CapsuleState, ContainerState, HostState, ImageState
@@ -32,8 +32,16 @@ def _catch_up(bus: Bus, subject: str, start: T | None, save: Callable[[T], None]
     return state
 
 
+def _container_saver(store: Store) -> Callable[[ContainerState], None]:
+    def save(state: ContainerState) -> None:
+        settling.release_if_deleted(store, state)
+        store.save_container(state)
+
+    return save
+
+
 def current_container(bus: Bus, store: Store, uuid: str) -> ContainerState | None:
-    return _catch_up(bus, uuid, store.load_container(uuid), store.save_container,
+    return _catch_up(bus, uuid, store.load_container(uuid), _container_saver(store),
                      containers.fold)
 
 
@@ -89,12 +97,13 @@ class Folds:
         self._hosts: _Remembered[HostState] = _Remembered(size)
         self._images: _Remembered[ImageState] = _Remembered(size)
         self._capsules: _Remembered[CapsuleState] = _Remembered(size)
+        self._save_container = _container_saver(store)
 
     def container(self, envelope: events.Envelope) -> ContainerState | None:
         """The view of the event's container with the event folded in."""
         uuid = envelope["subject"]
         return self._apply(envelope, self._containers, lambda: self._store.load_container(uuid),
-                           self._store.save_container, containers.fold)
+                           self._save_container, containers.fold)
 
     def host(self, envelope: events.Envelope) -> HostState | None:
         name = envelope["subject"].removeprefix(events.HOST_SUBJECT_PREFIX)

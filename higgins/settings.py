@@ -76,6 +76,10 @@ _OPTS = {
         cfg.IntOpt("unset_memory", default=512, min=0,
                    help="MiB a container with no memory limit counts against the quota "
                         "(Zun's default_memory)."),
+        cfg.FloatOpt("settle_interval", default=60.0, min=0.1,
+                     help="Seconds between the quota processor's rounds that settle "
+                          "allocations against the views (expiring reservations whose create "
+                          "never reached the log)."),
     ],
 }
 
@@ -120,6 +124,7 @@ class Settings:
     bus: BusSettings
     processor_concurrency: int = 8
     quota: QuotaDefaults = QuotaDefaults()
+    quota_settle_interval: float = 60.0
     config_files: tuple[str, ...] = ()
 
 
@@ -163,5 +168,6 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
         processor_concurrency=conf.processor.concurrency,
         quota=QuotaDefaults(conf.quota.containers, conf.quota.cpu, conf.quota.memory,
                             conf.quota.disk, conf.quota.unset_cpu, conf.quota.unset_memory),
+        quota_settle_interval=conf.quota.settle_interval,
         config_files=tuple(conf.config_file or ()),
     )

@@ -1,21 +1,24 @@
 """PURE: per-project quotas as Zun has them (containers, cpu, memory MiB, disk GB).
 
-Usage is a ledger of allocations, one per container uuid, written by compare-and-set so two
-API processes cannot both take the last unit. The ledger is kept honest by the views: an
-allocation whose container is gone (deleted, or never recorded because its API crashed
-between reserving and publishing) stops counting once it is older than a grace period, and an
-old allocation of a live container counts what its view says (so a resize that failed or was
-cut off settles to the truth)."""
+What a project uses is kept as counters (`Usage`) beside one allocation per container uuid, and
+both change together in one atomic step (`admit`): a create costs the same whatever the project
+holds. Concurrent requests of one project are combined into one such step, so two API processes
+cannot both take the last unit, and none waits on a whole ledger. The allocations are kept
+honest by the views in the background (`settled`): an allocation whose container is gone
+(deleted, or never recorded because its API crashed between reserving and publishing) stops
+counting once it is older than a grace period, and an old allocation of a live container counts
+what its view says (so a resize that failed or was cut off settles to the truth)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from higgins.processors.model import ContainerState
 
 RESOURCES = ("containers", "memory", "cpu", "disk")
 UNLIMITED = -1
+MOVED = "moved"  # a refusal: the allocation was not what the change expected
 DEFAULT_CLASS = "default"
 # A reservation younger than this counts as made, whatever the views say: the API records the
 # container's first event and view within its request, well inside a minute.
@@ -77,39 +80,99 @@ def class_limits(defaults: Defaults, stored: Mapping[str, int]) -> dict[str, int
     return {name: stored.get(name, base[name]) for name in RESOURCES}
 
 
-def usage(ledger: Mapping[str, Allocation]) -> dict[str, float]:
-    used: dict[str, float] = {"containers": len(ledger), "memory": 0, "cpu": 0.0, "disk": 0}
-    for allocation in ledger.values():
-        used["cpu"] += allocation.cpu
-        used["memory"] += allocation.memory
-        used["disk"] += allocation.disk
-    used["cpu"] = round(used["cpu"], 3)
-    return used
+@dataclass(frozen=True)
+class Usage:
+    """What a project holds: the sum of its allocations, kept as counters."""
+
+    containers: int = 0
+    cpu: float = 0.0
+    memory: int = 0
+    disk: int = 0
+
+    def as_dict(self) -> dict[str, float]:
+        return {"containers": self.containers, "memory": self.memory,
+                "cpu": round(self.cpu, 3), "disk": self.disk}
+
+    def moved(self, before: Allocation | None, after: Allocation | None) -> Usage:
+        """The usage once one container goes from holding `before` to holding `after`."""
+        out, into = before or _NOTHING, after or _NOTHING
+        return Usage(self.containers + (after is not None) - (before is not None),
+                     round(self.cpu + into.cpu - out.cpu, 6),
+                     self.memory + into.memory - out.memory,
+                     self.disk + into.disk - out.disk)
 
 
-def overs(ledger: Mapping[str, Allocation], limits: Mapping[str, int]) -> list[str]:
-    """The resources whose use in `ledger` exceeds their limit, sorted (Zun's order)."""
-    used = usage(ledger)
+_NOTHING = Allocation(0.0, 0, 0, 0.0)
+
+
+def usage(allocations: Iterable[Allocation]) -> Usage:
+    total = Usage()
+    for allocation in allocations:
+        total = total.moved(None, allocation)
+    return total
+
+
+def overs(used: Usage, limits: Mapping[str, int]) -> list[str]:
+    """The resources whose use exceeds their limit, sorted (Zun's order)."""
+    amounts = used.as_dict()
     return sorted(name for name in RESOURCES
-                  if limits[name] != UNLIMITED and used[name] > limits[name])
+                  if limits[name] != UNLIMITED and amounts[name] > limits[name])
 
 
-def with_allocation(ledger: Mapping[str, Allocation], uuid: str,
-                    allocation: Allocation) -> dict[str, Allocation]:
-    """The ledger once `uuid` holds `allocation` (a create, or a resize replacing the old one)."""
-    return {**ledger, uuid: allocation}
+@dataclass(frozen=True)
+class Change:
+    """Container `uuid` is to hold `allocation` (None: nothing). With `limits`, the change is
+    refused if it grows a resource past its limit; without (a release, a restore, a settle),
+    it always applies."""
+
+    uuid: str
+    allocation: Allocation | None
+    limits: Mapping[str, int] | None = None
+    # (what the change expects `uuid` to hold now,): a settle made from an older read must
+    # not undo a reservation that came in between; skipped if the allocation moved
+    expects: tuple[Allocation | None] | None = None
 
 
-def without(ledger: Mapping[str, Allocation], uuid: str) -> dict[str, Allocation]:
-    return {key: value for key, value in ledger.items() if key != uuid}
+@dataclass(frozen=True)
+class Admitted:
+    usage: Usage
+    held: dict[str, Allocation | None]  # every uuid the changes touched, as it now stands
+    refusals: list[list[str]]  # per change, in order: the resources over quota ([] = applied)
+    changed: bool  # anything to write
+
+
+def admit(used: Usage, held: Mapping[str, Allocation | None],
+          changes: Sequence[Change]) -> Admitted:
+    """Apply `changes` in order to a project's usage and the allocations they touch (`held`:
+    each touched uuid's current allocation or None). A refused change changes nothing."""
+    now = dict(held)
+    refusals: list[list[str]] = []
+    for change in changes:
+        if change.expects is not None and change.expects[0] != now.get(change.uuid):
+            refusals.append([MOVED])
+            continue
+        after = used.moved(now.get(change.uuid), change.allocation)
+        refused = [] if change.limits is None else _grown_overs(used, after, change.limits)
+        refusals.append(refused)
+        if not refused:
+            used = after
+            now[change.uuid] = change.allocation
+    return Admitted(used, now, refusals, now != dict(held))
+
+
+def _grown_overs(before: Usage, after: Usage, limits: Mapping[str, int]) -> list[str]:
+    """Resources over their limit that this change makes bigger (an admin may have lowered a
+    limit below what is in use: that alone must not block a change that does not add to it)."""
+    old, new = before.as_dict(), after.as_dict()
+    return [name for name in overs(after, limits) if new[name] > old[name]]
 
 
 def settled(ledger: Mapping[str, Allocation], live: Iterable[ContainerState],
             deleted: Iterable[str], defaults: Defaults, now: float) -> dict[str, Allocation]:
-    """The ledger as the views prove it: a deleted container's allocation is dropped; young
-    reservations stand; an old one of a container with no live view is dropped; an old one of
-    a live container counts the view's limits; a live container missing from the ledger (made
-    before quotas, or a ledger lost) is added."""
+    """A project's allocations (`ledger`) as the views prove it: a deleted container's
+    allocation is dropped; young reservations stand; an old one of a container with no live
+    view is dropped; an old one of a live container counts the view's limits; a live
+    container missing from the allocations (made before quotas, or lost) is added."""
     views = {state.uuid: state for state in live}
     gone = set(deleted)
     kept: dict[str, Allocation] = {}
@@ -125,3 +188,12 @@ def settled(ledger: Mapping[str, Allocation], live: Iterable[ContainerState],
         if uuid not in kept and uuid not in ledger:
             kept[uuid] = charge(view.cpu, view.memory, defaults, now - GRACE_SECONDS)
     return kept
+
+
+def settling(ledger: Mapping[str, Allocation], proven: Mapping[str, Allocation]) -> list[Change]:
+    """The unchecked changes that take `ledger` to `proven` (see `settled`)."""
+    dropped = [Change(uuid, None, expects=(held,)) for uuid, held in ledger.items()
+               if uuid not in proven]
+    moved = [Change(uuid, allocation, expects=(ledger.get(uuid),))
+             for uuid, allocation in proven.items() if ledger.get(uuid) != allocation]
+    return [*dropped, *moved]

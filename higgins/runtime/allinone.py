@@ -78,7 +78,8 @@ def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOn
     progress(f"agent on host {agent_settings.host!r} reported; reconciling with Docker")
     agent.reconcile()
     stop = threading.Event()
-    threads = Processors(bus, store, settings.api.service_down_time).run(stop)
+    threads = Processors(bus, store, settings.api.service_down_time, settings.quota,
+                         settings.quota_settle_interval).run(stop)
     threads += agent.run(stop, agent_settings.concurrency, agent_settings.report_interval)
     progress("processors fold and scheduler consuming the event log")
     app = api.configured_app(settings, bus, store, LocalAgents({agent_settings.host: agent}))

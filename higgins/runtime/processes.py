@@ -34,7 +34,7 @@ DEV_STORE_URL = "cassandra://127.0.0.1:9042/higgins"
 
 
 def open_bus(conf: Settings) -> Bus:
-    return buses.by_url(conf.bus.url, conf.bus.log_url, Processors.NAMES, conf.bus.partitions)
+    return buses.by_url(conf.bus.url, conf.bus.log_url, Processors.GROUPS, conf.bus.partitions)
 
 
 def api_app(conf: Settings) -> flask.Flask:
@@ -45,7 +45,8 @@ def api_app(conf: Settings) -> flask.Flask:
 def start_processors(conf: Settings, names: tuple[str, ...],
                      stop: threading.Event) -> list[threading.Thread]:
     return Processors(open_bus(conf), stores.by_url(conf.store_url),
-                      conf.api.service_down_time).run(
+                      conf.api.service_down_time, conf.quota,
+                      conf.quota_settle_interval).run(
         stop, names, conf.processor_concurrency)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
-from higgins import events, folding, publishing
+from higgins import events, folding, publishing, settling
 from higgins.bus.base import EVENTS, Bus
-from higgins.processors import capsules, images, scheduling
+from higgins.faults import ServiceUnavailable
+from higgins.processors import capsules, images, quotas, scheduling
 from higgins.store.base import Store
 
 LOG = logging.getLogger(__name__)
@@ -16,14 +18,20 @@ _ROUTINE = frozenset({str(events.EventType.HOST_REPORTED)})
 
 
 class Processors:
-    """fold: every event into the views. scheduler: place creates, route actions to hosts."""
+    """fold: every event into the views. scheduler: place creates, route actions to hosts.
+    quotas: settle quota allocations against the views every `settle_interval` seconds."""
 
-    NAMES = ("fold", "scheduler")
+    GROUPS = ("fold", "scheduler")  # event consumers (each a consumer group on the bus)
+    NAMES = (*GROUPS, "quotas")
 
-    def __init__(self, bus: Bus, store: Store, service_down_time: float = 60.0) -> None:
+    def __init__(self, bus: Bus, store: Store, service_down_time: float = 60.0,
+                 quota: quotas.Defaults | None = None,
+                 settle_interval: float = 60.0) -> None:
         self.bus = bus
         self.store = store
         self.service_down_time = service_down_time  # a host silent this long gets nothing new
+        self.quota = quota or quotas.Defaults()
+        self.settle_interval = settle_interval
         self._folds = folding.Folds(bus, store)
 
     def fold(self, envelope: events.Envelope) -> None:
@@ -49,6 +57,15 @@ class Processors:
                                           self.service_down_time)
         publishing.publish_outcome(self.bus, envelope, outcome)
 
+    def settle_quotas(self, stop: threading.Event) -> None:
+        """Every settle_interval: expire reservations whose create never reached the log and
+        settle the rest against the views (higgins/settling.py), until `stop`."""
+        while not stop.wait(self.settle_interval):
+            try:
+                settling.settle_all(self.store, self.quota, time.time())
+            except ServiceUnavailable as error:
+                LOG.warning("cannot settle quotas now (%s); next round", error)
+
     def run(self, stop: threading.Event, names: tuple[str, ...] = NAMES,
             concurrency: int = 1) -> list[threading.Thread]:
         """Consume the event stream with `concurrency` workers per processor (one container's
@@ -58,8 +75,11 @@ class Processors:
             threading.Thread(target=self.bus.consume,
                              args=(name, EVENTS, handlers[name], stop, concurrency),
                              daemon=True, name=f"processor-{name}")
-            for name in names
+            for name in names if name in handlers
         ]
+        if "quotas" in names:
+            threads.append(threading.Thread(target=self.settle_quotas, args=(stop,),
+                                            daemon=True, name="processor-quotas"))
         for thread in threads:
             thread.start()
         return threads

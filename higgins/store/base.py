@@ -6,21 +6,28 @@ commute, and no read, lock or compare-and-set is needed to keep a view right."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from higgins.faults import ServiceUnavailable
 from higgins.processors.model import CapsuleState, ContainerState, HostState, ImageState
-from higgins.processors.quotas import Allocation
+from higgins.processors.quotas import Allocation, Change, Usage
 
 
 class StoreUnavailable(ServiceUnavailable):
     """The views could not be read or written now (their database is away); try again."""
 
 
+class QuotaUnavailable(ServiceUnavailable):
+    """A project's quota kept changing under a reservation (other processes won every
+    compare-and-set round): nothing was reserved; try again."""
+
+
 class QuotaBook(Protocol):
-    """Quota limits (configuration an admin sets) and each project's allocation ledger, the one
-    thing here changed by compare-and-set: quota must hold across API processes."""
+    """Quota limits (configuration an admin sets) and what each project holds: usage counters
+    and one allocation per container, changed together atomically (processors/quotas.admit)
+    across API processes. Every operation costs the same whatever the project holds, except
+    `allocations`, which the background reconciliation reads."""
 
     def quota_limits(self, scope: str) -> dict[str, int]:
         """The limits set for `scope` ("project:<id>" or "class:<name>"), resource -> limit."""
@@ -29,12 +36,21 @@ class QuotaBook(Protocol):
 
     def clear_quota_limits(self, scope: str) -> None: ...
 
-    def load_ledger(self, project_id: str) -> tuple[int, dict[str, Allocation]]:
-        """The project's ledger and its version (0: never written)."""
+    def quota_usage(self, project_id: str) -> Usage: ...
 
-    def swap_ledger(self, project_id: str, version: int,
-                    ledger: Mapping[str, Allocation]) -> bool:
-        """Write `ledger` as version+1 if the stored one is still `version`; False if not."""
+    def allocation(self, project_id: str, uuid: str) -> Allocation | None: ...
+
+    def change_allocations(self, project_id: str,
+                           changes: Sequence[Change]) -> list[list[str]]:
+        """Apply `changes` in order as one atomic step (processors/quotas.admit); per change,
+        the resources that refused it ([] = applied). QuotaUnavailable if other writers kept
+        winning."""
+
+    def allocations(self, project_id: str) -> dict[str, Allocation]:
+        """Every allocation of the project (for reconciliation, off the request path)."""
+
+    def quota_projects(self) -> list[str]:
+        """Projects holding any allocation."""
 
 
 class Store(QuotaBook, Protocol):

@@ -6,13 +6,14 @@ Side effects: connects to Cassandra; creates the keyspace and tables when missin
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cassandra import ConsistencyLevel
-from cassandra.query import PreparedStatement
+from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
 from higgins import cql
+from higgins.processors import quotas
 from higgins.processors.model import (
     CapsuleState,
     ContainerState,
@@ -20,9 +21,9 @@ from higgins.processors.model import (
     ImageState,
     Status,
 )
-from higgins.processors.quotas import Allocation
+from higgins.processors.quotas import Allocation, Change, Usage
 from higgins.store import records
-from higgins.store.base import StoreUnavailable
+from higgins.store.base import QuotaUnavailable, StoreUnavailable
 
 _MIGRATIONS = (
     """CREATE TABLE IF NOT EXISTS containers (
@@ -49,6 +50,15 @@ _MIGRATIONS = (
         uuid text PRIMARY KEY, project_id text, seq int, body text)""",
     "CREATE INDEX IF NOT EXISTS capsule_views_project ON capsule_views (project_id) "
     "USING 'sai'",
+    # 14: usage counters (static: one set per project) beside one row per allocation, changed
+    # together by one conditional batch on the project's partition (see change_allocations);
+    # the ledgers of 10 are converted by _upgrade_ledgers.
+    """CREATE TABLE IF NOT EXISTS quota_allocations (
+        project_id text, uuid text,
+        version int static, containers int static, cpu double static, memory bigint static,
+        disk bigint static,
+        held_cpu double, held_memory bigint, held_disk bigint, reserved_at double,
+        PRIMARY KEY (project_id, uuid))""",
 )
 
 _STATEMENTS = {
@@ -71,12 +81,25 @@ _STATEMENTS = {
     "quota_limits": "SELECT resource, hard_limit FROM quota_limits WHERE scope = ?",
     "set_quota_limit": "INSERT INTO quota_limits (scope, resource, hard_limit) VALUES (?, ?, ?)",
     "clear_quota_limits": "DELETE FROM quota_limits WHERE scope = ?",
-    "load_ledger": "SELECT version, body FROM quota_ledgers WHERE project_id = ?",
-    "create_ledger": "INSERT INTO quota_ledgers (project_id, version, body) VALUES (?, 1, ?) "
-                     "IF NOT EXISTS",
-    "swap_ledger": "UPDATE quota_ledgers SET version = ?, body = ? WHERE project_id = ? "
-                   "IF version = ?",
+    "all_ledgers": "SELECT project_id, body FROM quota_ledgers",
+    "drop_ledger": "DELETE FROM quota_ledgers WHERE project_id = ?",
+    "usage": "SELECT version, containers, cpu, memory, disk FROM quota_allocations "
+             "WHERE project_id = ? LIMIT 1",
+    "held": "SELECT uuid, held_cpu, held_memory, held_disk, reserved_at FROM quota_allocations "
+            "WHERE project_id = ? AND uuid IN ?",
+    "set_usage": "UPDATE quota_allocations SET version = ?, containers = ?, cpu = ?, "
+                 "memory = ?, disk = ? WHERE project_id = ? IF version = ?",
+    "hold": "UPDATE quota_allocations SET held_cpu = ?, held_memory = ?, held_disk = ?, "
+            "reserved_at = ? WHERE project_id = ? AND uuid = ?",
+    "release": "DELETE FROM quota_allocations WHERE project_id = ? AND uuid = ?",
+    "allocations": "SELECT uuid, held_cpu, held_memory, held_disk, reserved_at "
+                   "FROM quota_allocations WHERE project_id = ?",
+    "quota_projects": "SELECT DISTINCT project_id FROM quota_allocations",
 }
+# Compare-and-set rounds a change of one project's quota makes before giving up: each lost
+# round means another process changed the project in between (this process combines its own
+# concurrent requests into one round, see api/quotas.py).
+_ROUNDS = 50
 
 
 class CassandraStore:
@@ -89,7 +112,9 @@ class CassandraStore:
         self._prepared: dict[str, PreparedStatement] = {
             name: self._session.prepare(cql) for name, cql in _STATEMENTS.items()}
         # see the outcome of every finished or half-finished lightweight transaction
-        self._prepared["load_ledger"].consistency_level = ConsistencyLevel.SERIAL
+        for name in ("usage", "held"):
+            self._prepared[name].consistency_level = ConsistencyLevel.SERIAL
+        self._upgrade_ledgers()
 
     @classmethod
     def from_url(cls, url: str) -> CassandraStore:
@@ -169,25 +194,82 @@ class CassandraStore:
     def clear_quota_limits(self, scope: str) -> None:
         self._run("clear_quota_limits", scope)
 
-    def load_ledger(self, project_id: str) -> tuple[int, dict[str, Allocation]]:
-        row = self._run("load_ledger", project_id).one()
-        return (row.version, records.ledger_from_body(row.body)) if row else (0, {})
+    def quota_usage(self, project_id: str) -> Usage:
+        return self._usage(project_id)[1]
 
-    def swap_ledger(self, project_id: str, version: int,
-                    ledger: Mapping[str, Allocation]) -> bool:
-        body = records.ledger_body(ledger)
-        if version == 0:
-            applied: bool = self._run("create_ledger", project_id, body).was_applied
-        else:
-            applied = self._run("swap_ledger", version + 1, body, project_id,
-                                version).was_applied
-        return applied
+    def _usage(self, project_id: str) -> tuple[int | None, Usage]:
+        row = self._run("usage", project_id).one()
+        if row is None or row.version is None:
+            return None, Usage()
+        return row.version, Usage(row.containers, row.cpu, row.memory, row.disk)
+
+    def allocation(self, project_id: str, uuid: str) -> Allocation | None:
+        return self._held(project_id, [uuid])[uuid]
+
+    def _held(self, project_id: str, uuids: Sequence[str]) -> dict[str, Allocation | None]:
+        held: dict[str, Allocation | None] = dict.fromkeys(uuids)
+        for row in self._run("held", project_id, list(held)):
+            if row.held_cpu is not None:
+                held[row.uuid] = _allocation(row)
+        return held
+
+    def change_allocations(self, project_id: str,
+                           changes: Sequence[Change]) -> list[list[str]]:
+        """One conditional batch on the project's partition: the usage counters move from the
+        version read to the next, and the touched allocations with them, or nothing does."""
+        for _ in range(_ROUNDS):
+            version, used = self._usage(project_id)
+            held = self._held(project_id, [c.uuid for c in changes])
+            admitted = quotas.admit(used, held, changes)
+            if not admitted.changed:
+                return admitted.refusals
+            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+            after = admitted.usage
+            batch.add(self._prepared["set_usage"], ((version or 0) + 1, after.containers,
+                      after.cpu, after.memory, after.disk, project_id, version))
+            for uuid, allocation in admitted.held.items():
+                if allocation == held[uuid]:
+                    continue
+                if allocation is None:
+                    batch.add(self._prepared["release"], (project_id, uuid))
+                else:
+                    batch.add(self._prepared["hold"], (*allocation.to_record(), project_id,
+                                                       uuid))
+            try:
+                applied = self._session.execute(batch).was_applied
+            except cql.TRANSIENT as error:
+                raise StoreUnavailable(f"Cassandra is unavailable: {error}") from error
+            if applied:
+                return admitted.refusals
+        raise QuotaUnavailable(f"the quota of project {project_id} is changing too fast to "
+                               "change it now; try again")
+
+    def allocations(self, project_id: str) -> dict[str, Allocation]:
+        return {row.uuid: _allocation(row) for row in self._run("allocations", project_id)
+                if row.held_cpu is not None}
+
+    def quota_projects(self) -> list[str]:
+        return sorted(row.project_id for row in self._run("quota_projects"))
+
+    def _upgrade_ledgers(self) -> None:
+        """Ledgers of an earlier Higgins (one row per project holding every allocation) become
+        allocations and usage counters, once (the ledger row goes after its conversion)."""
+        for row in list(self._run("all_ledgers")):
+            ledger = records.ledger_from_body(row.body)
+            if self._usage(row.project_id)[0] is None:
+                self.change_allocations(row.project_id,
+                                        [Change(u, a) for u, a in ledger.items()])
+            self._run("drop_ledger", row.project_id)
 
     def truncate(self) -> None:
         """Empty every view (tests and `higgins replay --into`)."""
         for table in ("container_views", "host_views", "image_views", "capsule_views",
-                      "quota_limits", "quota_ledgers"):
+                      "quota_limits", "quota_ledgers", "quota_allocations"):
             self._session.execute(f"TRUNCATE {table}")
 
     def close(self) -> None:
         self._cluster.shutdown()
+
+
+def _allocation(row: Any) -> Allocation:
+    return Allocation(row.held_cpu, row.held_memory, row.held_disk, row.reserved_at)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from higgins.processors import quotas
 from higgins.processors.model import (
     CapsuleState,
     ContainerState,
@@ -15,7 +16,7 @@ from higgins.processors.model import (
     ImageState,
     Status,
 )
-from higgins.processors.quotas import Allocation
+from higgins.processors.quotas import Allocation, Change, Usage
 from higgins.store import records
 
 _SCHEMA = """
@@ -50,10 +51,21 @@ CREATE TABLE IF NOT EXISTS quota_limits (
     hard_limit INTEGER NOT NULL,
     PRIMARY KEY (scope, resource)
 );
-CREATE TABLE IF NOT EXISTS quota_ledgers (
+CREATE TABLE IF NOT EXISTS quota_usage (
     project_id TEXT PRIMARY KEY,
-    version INTEGER NOT NULL,
-    body TEXT NOT NULL
+    containers INTEGER NOT NULL,
+    cpu REAL NOT NULL,
+    memory INTEGER NOT NULL,
+    disk INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quota_allocations (
+    project_id TEXT NOT NULL,
+    uuid TEXT NOT NULL,
+    cpu REAL NOT NULL,
+    memory INTEGER NOT NULL,
+    disk INTEGER NOT NULL,
+    reserved_at REAL NOT NULL,
+    PRIMARY KEY (project_id, uuid)
 );
 """
 
@@ -65,6 +77,7 @@ class SqliteStore:
         self._local = threading.local()
         self._writing = threading.Lock()  # see EmbeddedBus: queue in Python, not in SQLite
         self._connect().executescript(_SCHEMA)
+        self._upgrade_ledgers()
 
     @classmethod
     def from_url(cls, url: str) -> SqliteStore:
@@ -184,25 +197,83 @@ class SqliteStore:
         with self._writing:
             self._connect().execute("DELETE FROM quota_limits WHERE scope = ?", (scope,))
 
-    def load_ledger(self, project_id: str) -> tuple[int, dict[str, Allocation]]:
-        row = self._connect().execute(
-            "SELECT version, body FROM quota_ledgers WHERE project_id = ?", (project_id,)
-        ).fetchone()
-        return (row[0], records.ledger_from_body(row[1])) if row else (0, {})
+    def quota_usage(self, project_id: str) -> Usage:
+        return self._usage(self._connect(), project_id)
 
-    def swap_ledger(self, project_id: str, version: int,
-                    ledger: Mapping[str, Allocation]) -> bool:
-        body = records.ledger_body(ledger)
+    @staticmethod
+    def _usage(db: sqlite3.Connection, project_id: str) -> Usage:
+        row = db.execute("SELECT containers, cpu, memory, disk FROM quota_usage "
+                         "WHERE project_id = ?", (project_id,)).fetchone()
+        return Usage(*row) if row else Usage()
+
+    def allocation(self, project_id: str, uuid: str) -> Allocation | None:
+        return self._allocation(self._connect(), project_id, uuid)
+
+    @staticmethod
+    def _allocation(db: sqlite3.Connection, project_id: str, uuid: str) -> Allocation | None:
+        row = db.execute("SELECT cpu, memory, disk, reserved_at FROM quota_allocations "
+                         "WHERE project_id = ? AND uuid = ?", (project_id, uuid)).fetchone()
+        return Allocation.from_record(list(row)) if row else None
+
+    def change_allocations(self, project_id: str,
+                           changes: Sequence[Change]) -> list[list[str]]:
+        db = self._connect()
         with self._writing:
-            if version == 0:
-                cursor = self._connect().execute(
-                    "INSERT OR IGNORE INTO quota_ledgers (project_id, version, body) "
-                    "VALUES (?, 1, ?)", (project_id, body))
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                held = {c.uuid: self._allocation(db, project_id, c.uuid) for c in changes}
+                admitted = quotas.admit(self._usage(db, project_id), held, changes)
+                if admitted.changed:
+                    self._write_admitted(db, project_id, held, admitted)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return admitted.refusals
+
+    @staticmethod
+    def _write_admitted(db: sqlite3.Connection, project_id: str,
+                        held: Mapping[str, Allocation | None], admitted: quotas.Admitted) -> None:
+        used = admitted.usage
+        db.execute("INSERT INTO quota_usage (project_id, containers, cpu, memory, disk) "
+                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id) DO UPDATE SET "
+                   "containers = excluded.containers, cpu = excluded.cpu, "
+                   "memory = excluded.memory, disk = excluded.disk",
+                   (project_id, used.containers, used.cpu, used.memory, used.disk))
+        for uuid, allocation in admitted.held.items():
+            if allocation == held[uuid]:
+                continue
+            if allocation is None:
+                db.execute("DELETE FROM quota_allocations WHERE project_id = ? AND uuid = ?",
+                           (project_id, uuid))
             else:
-                cursor = self._connect().execute(
-                    "UPDATE quota_ledgers SET version = version + 1, body = ? "
-                    "WHERE project_id = ? AND version = ?", (body, project_id, version))
-        return cursor.rowcount == 1
+                db.execute("INSERT OR REPLACE INTO quota_allocations "
+                           "(project_id, uuid, cpu, memory, disk, reserved_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           (project_id, uuid, *allocation.to_record()))
+
+    def allocations(self, project_id: str) -> dict[str, Allocation]:
+        rows = self._connect().execute(
+            "SELECT uuid, cpu, memory, disk, reserved_at FROM quota_allocations "
+            "WHERE project_id = ?", (project_id,))
+        return {uuid: Allocation.from_record(rest) for uuid, *rest in rows}
+
+    def quota_projects(self) -> list[str]:
+        rows = self._connect().execute("SELECT project_id FROM quota_usage ORDER BY project_id")
+        return [project for (project,) in rows]
+
+    def _upgrade_ledgers(self) -> None:
+        """Ledgers of an earlier Higgins (one row per project holding every allocation) become
+        allocations and usage counters, once."""
+        db = self._connect()
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'quota_ledgers'").fetchone():
+            return
+        ledgers = db.execute("SELECT project_id, body FROM quota_ledgers").fetchall()
+        for project_id, body in ledgers:
+            ledger = records.ledger_from_body(body)
+            self.change_allocations(project_id, [Change(u, a) for u, a in ledger.items()])
+        with self._writing:
+            db.execute("DROP TABLE quota_ledgers")
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

@@ -4,11 +4,15 @@ and resizes refused over quota with Zun's answer, atomically under concurrent re
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import flask
 
-from higgins.processors.quotas import Allocation
+from higgins import events, folding, publishing, settling
+from higgins.bus.embedded import EmbeddedBus
+from higgins.events import EventType
+from higgins.processors.quotas import Allocation, Change, Defaults
 from higgins.store.sqlite import SqliteStore
 from tests.api.conftest import error_of
 from tests.api.test_containers_api import BUSYBOX, create
@@ -131,13 +135,39 @@ def test_concurrent_creates_never_take_more_than_the_quota(app: flask.Flask) -> 
     assert len(listed) == 3
 
 
-def test_a_long_ledger_is_settled_even_when_no_limit_is_near(client: Any,
-                                                             store: SqliteStore) -> None:
-    """Allocations of containers that no longer exist (here: never recorded, long ago) do not
-    pile up under unlimited quotas."""
+def test_a_create_never_reads_the_projects_other_allocations(client: Any,
+                                                            store: SqliteStore) -> None:
+    """Stale allocations (containers never recorded, long ago) are not settled on the request
+    path: a create changes its own allocation and the counters, nothing else."""
     set_quota(client, "p1", containers=-1, cpu=-1, memory=-1)
-    stale = {f"gone-{n}": Allocation(1.0, 512, 0, 0.0) for n in range(80)}
-    assert store.swap_ledger("p1", 0, stale)
+    stale = [Change(f"gone-{n}", Allocation(1.0, 512, 0, 0.0)) for n in range(80)]
+    store.change_allocations("p1", stale)
     assert create(client, headers=MEMBER).status_code == 202
-    version, ledger = store.load_ledger("p1")
-    assert len(ledger) == 1 and version == 2
+    assert len(store.allocations("p1")) == 81
+
+
+def test_the_quota_processor_expires_reservations_whose_create_never_reached_the_log(
+        client: Any, store: SqliteStore) -> None:
+    set_quota(client, "p1", containers=2)
+    kept = mine(client)
+    store.change_allocations("p1", [Change("gone", Allocation(1.0, 512, 0, 0.0))])
+    assert create(client, headers=MEMBER).status_code == 403
+    assert settling.settle_all(store, Defaults(), time.time()) == 1
+    assert list(store.allocations("p1")) == [kept]
+    usage = client.get("/v1/quotas/p1?usages=True", headers=MEMBER).get_json()
+    assert usage["containers"]["in_use"] == 1
+    assert create(client, headers=MEMBER).status_code == 202
+
+
+def test_a_deleted_containers_share_is_back_when_its_deletion_is_folded(
+        client: Any, bus: EmbeddedBus, store: SqliteStore) -> None:
+    set_quota(client, "p1", containers=1)
+    uuid = mine(client)
+    assert create(client, headers=MEMBER).status_code == 403
+    bus.publish([events.seal(events.Draft(EventType.DELETED, uuid, {}),
+                             event_id=publishing.new_id(), time=publishing.utc_now(),
+                             cause=bus.history(uuid)[0])])
+    assert create(client, headers=MEMBER).status_code == 403  # recorded, not folded yet
+    folding.current_container(bus, store, uuid)
+    assert store.allocation("p1", uuid) is None
+    assert create(client, headers=MEMBER).status_code == 202

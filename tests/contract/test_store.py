@@ -13,7 +13,7 @@ import pytest
 from higgins import folding
 from higgins.bus.embedded import EmbeddedBus
 from higgins.processors.model import ContainerState, HostState, Status
-from higgins.processors.quotas import Allocation
+from higgins.processors.quotas import Allocation, Change, Usage
 from higgins.store.base import Store
 from higgins.store.cassandra import CassandraStore
 from higgins.store.sqlite import SqliteStore
@@ -134,30 +134,44 @@ def test_quota_limits_are_kept_per_scope_and_cleared_whole(store: Store) -> None
     assert store.quota_limits("class:default") == {"memory": 1024}
 
 
-def test_a_ledger_changes_only_from_the_version_it_was_read_at(store: Store) -> None:
-    one = {"a": Allocation(0.5, 64, 0, 1.0)}
-    assert store.load_ledger("p") == (0, {})
-    assert store.swap_ledger("p", 0, one)
-    assert not store.swap_ledger("p", 0, {})
-    assert store.load_ledger("p") == (1, one)
-    two = {**one, "b": Allocation(1.0, 512, 0, 2.0)}
-    assert store.swap_ledger("p", 1, two)
-    assert not store.swap_ledger("p", 1, one)
-    assert store.load_ledger("p") == (2, two)
+def test_allocations_and_usage_change_together(store: Store) -> None:
+    one, two = Allocation(0.5, 64, 0, 1.0), Allocation(1.0, 512, 0, 2.0)
+    assert store.quota_usage("p") == Usage()
+    assert store.change_allocations("p", [Change("a", one), Change("b", two)]) == [[], []]
+    assert store.quota_usage("p") == Usage(2, 1.5, 576, 0)
+    assert store.allocation("p", "a") == one
+    assert store.allocations("p") == {"a": one, "b": two}
+    assert store.change_allocations("p", [Change("a", None)]) == [[]]
+    assert store.allocation("p", "a") is None
+    assert store.quota_usage("p") == Usage(1, 1.0, 512, 0)
+    assert store.quota_projects() == ["p"]
 
 
-def test_concurrent_compare_and_set_loses_no_allocation(store: Store) -> None:
+def test_a_change_past_the_limit_is_refused_and_the_rest_of_its_step_applies(
+        store: Store) -> None:
+    limits = {"containers": 2, "memory": -1, "cpu": -1, "disk": -1}
+    wanted = [Change(f"c{n}", Allocation(1, 1, 0, 0), limits) for n in range(3)]
+    assert store.change_allocations("p", wanted) == [[], [], ["containers"]]
+    assert sorted(store.allocations("p")) == ["c0", "c1"]
+    assert store.change_allocations("p", [Change("c0", None), wanted[2]]) == [[], []]
+    assert sorted(store.allocations("p")) == ["c1", "c2"]
+
+
+def test_concurrent_changes_take_exactly_the_quota(store: Store) -> None:
+    limits = {"containers": 5, "memory": -1, "cpu": -1, "disk": -1}
+    answers: list[list[str]] = []
+    start = threading.Barrier(12)
+
     def add(uuid: str) -> None:
-        while True:
-            version, ledger = store.load_ledger("p")
-            if store.swap_ledger("p", version, {**ledger, uuid: Allocation(1, 1, 0, 0)}):
-                return
+        start.wait()
+        answers.extend(store.change_allocations("p", [Change(uuid, Allocation(1, 1, 0, 0),
+                                                              limits)]))
 
-    threads = [threading.Thread(target=add, args=(f"c{n}",)) for n in range(6)]
+    threads = [threading.Thread(target=add, args=(f"c{n}",)) for n in range(12)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    version, ledger = store.load_ledger("p")
-    assert sorted(ledger) == [f"c{n}" for n in range(6)]
-    assert version == 6
+    assert sorted(map(tuple, answers)) == [()] * 5 + [("containers",)] * 7
+    assert len(store.allocations("p")) == 5
+    assert store.quota_usage("p").containers == 5
