@@ -102,14 +102,14 @@ class Higgins:
         return float("nan")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+        """Terminate `higgins up`; for rabbitmq drop the vhost and keyspace even if it died."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
         if self.backend == "rabbitmq":
             subprocess.run([ROOT / "scripts" / "rabbitmq-vhost.sh", "--delete", self.vhost],
                            check=True)

@@ -197,11 +197,11 @@ def _replay(wanted: argparse.Namespace, bus: Bus, store_url: str) -> int:
 
 
 def bench(args: argparse.Namespace, rest: list[str]) -> int:
-    """`higgins bench lifecycle|fold|capsules [options]`: the benchmarks live beside the
+    """`higgins bench lifecycle|fold|capsules|api [options]`: the benchmarks live beside the
     package."""
     import importlib
 
-    names = ("lifecycle", "fold", "capsules")
+    names = ("lifecycle", "fold", "capsules", "api")
     if not rest or rest[0] not in names:
         print(f"usage: higgins bench {{{','.join(names)}}} [options]", file=sys.stderr)
         return 2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what Higgins needs, idempotently: Debian packages (Docker engine, busybox-static)
+# Install what Higgins needs, idempotently: Debian packages (Docker engine, busybox-static, wrk)
 # and a Python venv at .venv with the pinned dependencies and Higgins itself (editable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v dockerd >/dev/null 2>&1 || need_apt+=(docker.io)
 dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)  # HTTP load for `higgins bench api`
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
