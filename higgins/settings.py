@@ -29,6 +29,9 @@ _OPTS = {
                      help="Seconds without a report from a host's agent before its service "
                           "shows as down in /v1/services and the scheduler places nothing "
                           "new there."),
+        cfg.IntOpt("max_request_body_size", default=114688, min=1,
+                   help="The largest request body the API accepts, in bytes (oslo.middleware's "
+                        "default); a larger one is refused with 413 before it is read."),
     ],
     "bus": [
         cfg.StrOpt("url", help="sqlite:///path (embedded, the default, under state_path) or "
@@ -91,6 +94,7 @@ class ApiSettings:
     threads: int
     auth_strategy: str = "noauth"
     service_down_time: float = 60.0
+    max_request_body_size: int = 114688
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,8 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
         store_url=store_url,
         log_level=conf.log_level,
         api=ApiSettings(conf.api.host_ip, conf.api.port, conf.api.threads,
-                        conf.api.auth_strategy, conf.api.service_down_time),
+                        conf.api.auth_strategy, conf.api.service_down_time,
+                        conf.api.max_request_body_size),
         agent=AgentSettings(conf.host, conf.docker.url, conf.docker.api_version,
                             agent.concurrency, agent.availability_zone, agent.host_ip,
                             agent.port, agent.url or f"http://{agent.host_ip}:{agent.port}",

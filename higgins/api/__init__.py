@@ -15,6 +15,7 @@ from higgins import settings as config
 from higgins.api import (
     actions,
     auth,
+    bodies,
     capsules,
     containers,
     errors,
@@ -41,7 +42,8 @@ _SLASHES = re.compile(r"/{2,}")
 def create_app(bus: Bus, store: Store, agents: AgentDirectory,
                policy: Policy | None = None,
                quota: QuotaDefaults | None = None,
-               service_down_time: float = 60.0) -> flask.Flask:
+               service_down_time: float = 60.0,
+               max_request_body_size: int = bodies.DEFAULT_MAX_BYTES) -> flask.Flask:
     """The API; noauth until auth.require_tokens() puts Keystone in front of it."""
     app = flask.Flask("higgins")
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -64,6 +66,7 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory,
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(missing.blueprint)
     app.before_request(_begin)
+    app.before_request(bodies.limiter(max_request_body_size))
     app.after_request(_finish)
     return app
 
@@ -74,7 +77,7 @@ def configured_app(settings: config.Settings, bus: Bus, store: Store,
     (keystonemiddleware, [keystone_authtoken]) when [api] auth_strategy = keystone."""
     library = config.library_config(settings)
     app = create_app(bus, store, agents, Policy(library), settings.quota,
-                     settings.api.service_down_time)
+                     settings.api.service_down_time, settings.api.max_request_body_size)
     if settings.api.auth_strategy == "keystone":
         auth.require_tokens(app, library)
     return app

@@ -28,14 +28,16 @@ def _summary(action: actions.Action) -> dict[str, Any]:
 
 @blueprint.get("/<ident>/container_actions")
 def index(ident: str) -> Any:
+    history = _history(ident)
     parsing.reject_unknown_query()
-    return {"containerActions": [_summary(a) for a in reversed(_history(ident))]}
+    return {"containerActions": [_summary(a) for a in reversed(history)]}
 
 
 @blueprint.get("/<ident>/container_actions/<request_id>")
 def show(ident: str, request_id: str) -> Any:
+    history = _history(ident)
     parsing.reject_unknown_query()
-    for action in _history(ident):
+    for action in history:
         if action.request_id == request_id:
             body = _summary(action)
             body["events"] = [dataclasses.asdict(step) for step in action.events]

@@ -17,7 +17,7 @@ from higgins.api import errors, paging, parsing, quotas, views
 from higgins.api.containers import request_envelope
 from higgins.api.identity import current_caller
 from higgins.api.microversions import Version
-from higgins.api.services import allowed, authorize, services
+from higgins.api.services import allowed, authorize, granted_flag, services
 from higgins.events import EventType
 from higgins.processors import capsules
 from higgins.processors.model import CapsuleState, ContainerState
@@ -88,9 +88,9 @@ def _member(capsule_name: str, index: int, spec: dict[str, Any]) -> dict[str, An
 
 @blueprint.post("", strict_slashes=False)
 def create() -> Any:
+    caller = authorize("capsule:create")
     parsing.reject_unknown_query()
     template = _template(parsing.json_body())
-    caller = authorize("capsule:create")
     metadata = template.get("metadata") or {}
     uuid = str(uuidlib.uuid4())
     name = metadata.get("name") or uuid
@@ -165,11 +165,9 @@ def _render(capsule: CapsuleState, members: list[ContainerState | None] | None =
 
 @blueprint.get("", strict_slashes=False)
 def index() -> Any:
-    parsing.reject_unknown_query("all_projects", *paging.QUERY)
     caller = authorize("capsule:get_all")
-    everywhere = parsing.query_bool("all_projects")
-    if everywhere:
-        authorize("capsule:get_all_all_projects")
+    parsing.reject_unknown_query("all_projects", *paging.QUERY)
+    everywhere = granted_flag("all_projects", "capsule:get_all_all_projects")
     found = services().store.find_capsules(None if everywhere else caller.project_id)
     shown = []
     for capsule in paging.sort(found, _SORT_KEYS, "created_at"):
@@ -188,10 +186,8 @@ def _lookup(ident: str, rule: str) -> tuple[CapsuleState, list[ContainerState | 
     """A live capsule of the caller's project (any project with all_projects) by uuid or
     name; another project's is not found."""
     caller = current_caller()
-    everywhere = parsing.query_bool("all_projects")
-    if everywhere:
-        authorize("capsule:delete_all_projects" if rule == "capsule:delete"
-                  else "capsule:get_all_all_projects")
+    everywhere = granted_flag("all_projects", "capsule:delete_all_projects"
+                              if rule == "capsule:delete" else "capsule:get_all_all_projects")
     svc = services()
     project = None if everywhere else caller.project_id
     candidates = [folding.current_capsule(svc.bus, svc.store, ident)] if parsing.is_uuid(ident) \
@@ -208,16 +204,16 @@ def _lookup(ident: str, rule: str) -> tuple[CapsuleState, list[ContainerState | 
 
 @blueprint.get("/<ident>")
 def show(ident: str) -> Any:
-    parsing.reject_unknown_query("all_projects")
     capsule, members = _lookup(ident, "capsule:get")
+    parsing.reject_unknown_query("all_projects")
     return _render(capsule, members)
 
 
 @blueprint.delete("/<ident>")
 def delete(ident: str) -> Any:
     """Delete the capsule and its containers (204; they go as the agent removes them)."""
-    parsing.reject_unknown_query("all_projects")
     capsule, _ = _lookup(ident, "capsule:delete")
+    parsing.reject_unknown_query("all_projects")
     if not capsule.deleting:
         services().bus.publish([request_envelope(
             EventType.CAPSULE_DELETE_REQUESTED, events.capsule_subject(capsule.uuid),

@@ -14,7 +14,7 @@ from higgins import events, folding, publishing
 from higgins.api import errors, paging, parsing, quotas, views
 from higgins.api.identity import Caller, current_caller
 from higgins.api.microversions import Version
-from higgins.api.services import Services, allowed, authorize, services
+from higgins.api.services import Services, allowed, authorize, granted_flag, services
 from higgins.events import EventType
 from higgins.processors import containers
 from higgins.processors.model import Action, ContainerState, Refusal
@@ -57,9 +57,9 @@ def _record(svc: Services, envelope: events.Envelope) -> ContainerState:
 
 @blueprint.post("", strict_slashes=False)
 def create() -> Any:
+    caller = authorize("container:create")
     parsing.reject_unknown_query("run")
     run = parsing.query_bool("run")
-    caller = authorize("container:create")
     body = parsing.json_body()
     _authorize_create_fields(body)
     spec = parsing.container_spec(body, _version(), run)
@@ -93,8 +93,8 @@ def _authorize_create_fields(body: dict[str, Any]) -> None:
 
 @blueprint.get("", strict_slashes=False)
 def index() -> Any:
-    parsing.reject_unknown_query("all_projects", *paging.QUERY, *_LIST_FILTERS)
     caller = authorize("container:get_all")
+    parsing.reject_unknown_query("all_projects", *paging.QUERY, *_LIST_FILTERS)
     project = None if _all_projects("container:get_all_all_projects") else caller.project_id
     # a capsule's containers are listed with their capsule (as in Zun)
     found = [s for s in services().store.find_containers(project_id=project)
@@ -109,10 +109,7 @@ def index() -> Any:
 
 def _all_projects(rule: str) -> bool:
     """?all_projects=True, if policy grants `rule` (admins by default); 403 otherwise."""
-    wanted = parsing.query_bool("all_projects")
-    if wanted:
-        authorize(rule)
-    return wanted
+    return granted_flag("all_projects", rule)
 
 
 def lookup(ident: str, rule: str) -> ContainerState:
@@ -128,6 +125,7 @@ def lookup(ident: str, rule: str) -> ContainerState:
     if state is None or state.status == "Deleted" or project not in (None, state.project_id):
         named = svc.store.find_containers(project_id=project, name=ident)
         if len(named) > 1:
+            authorize(rule, named[0].project_id)
             raise errors.conflict("Multiple containers exist with the same name. Please use "
                                   "the container uuid instead.", code="container.conflict")
         if not named:
@@ -139,13 +137,9 @@ def lookup(ident: str, rule: str) -> ContainerState:
 
 @blueprint.get("/<ident>")
 def show(ident: str) -> Any:
+    state = lookup(ident, "container:get_one")
     parsing.reject_unknown_query("all_projects")
-    return _render(lookup(ident, "container:get_one"))
-
-
-def _act(ident: str, rule: str, action: Action,
-         params: dict[str, Any] | None = None) -> ContainerState:
-    return act_on(lookup(ident, rule), action, params)
+    return _render(state)
 
 
 def act_on(state: ContainerState, action: Action,
@@ -159,17 +153,17 @@ def act_on(state: ContainerState, action: Action,
 
 @blueprint.delete("/<ident>")
 def delete(ident: str) -> Any:
+    state = lookup(ident, "container:delete")
     parsing.reject_unknown_query("force", "stop", "all_projects")
-    force = parsing.query_bool("force")
+    # before 1.7 Zun lets anyone who may delete force it
+    force = granted_flag("force", "container:delete_force", state.project_id) \
+        if _version().at_least(7) else parsing.query_bool("force")
     # Zun added stop at 1.12 and refuses it below; Zun's own tempest tests send it at 1.1 to
     # clean up, and doing what was asked beats both a 400 and silently ignoring it.
     stop = parsing.query_bool("stop")
-    state = lookup(ident, "container:delete")
     if state.capsule_id is not None:
         raise errors.conflict(f"Container {state.uuid} belongs to capsule {state.capsule_id}; "
                               "delete the capsule.")
-    if force and _version().at_least(7):
-        authorize("container:delete_force", state.project_id)
     action = Action.DELETE_FORCE if force else Action.DELETE_AFTER_STOP if stop else Action.DELETE
     act_on(state, action)
     return flask.Response(status=204)
@@ -202,8 +196,9 @@ _ACTIONS: dict[str, tuple[Action, tuple[str, ...], Callable[[], dict[str, Any]]]
 def act(ident: str, verb: str) -> Any:
     """Zun's container actions: 202 once the request is recorded; the agent does the rest."""
     action, allowed, read_params = _ACTIONS[verb]
+    state = lookup(ident, f"container:{verb}")
     parsing.reject_unknown_query(*allowed)
-    _act(ident, f"container:{verb}", action, read_params())
+    act_on(state, action, read_params())
     return flask.Response(status=202)
 
 
@@ -211,6 +206,7 @@ def act(ident: str, verb: str) -> Any:
 def rebuild(ident: str) -> Any:
     """Zun's rebuild: a new runtime container from the container's image (or `image`), started
     again if it was running. 202; the actions history shows when it is done."""
+    state = lookup(ident, "container:rebuild")
     parsing.reject_unknown_query("image", "image_driver", "run")
     image = flask.request.args.get("image") or None
     driver = flask.request.args.get("image_driver")
@@ -219,28 +215,29 @@ def rebuild(ident: str) -> Any:
                                  f"{driver!r}; Higgins has the docker image driver only.")
     if image is not None:
         image = parsing.container_image(image)
-    _act(ident, "container:rebuild", Action.REBUILD, {"image": image} if image else {})
+    act_on(state, Action.REBUILD, {"image": image} if image else {})
     return flask.Response(status=202)
 
 
 @blueprint.post("/<ident>/rename")
 def rename(ident: str) -> Any:
     """Zun's rename action, removed at 1.14 in favour of PATCH {"name": ...}."""
-    parsing.reject_unknown_query("name")
     if _version().at_least(14):
         raise errors.not_found("The rename action was removed in microversion 1.14; use "
                                "PATCH /v1/containers/<id> with {\"name\": ...}.")
+    state = lookup(ident, "container:rename")
+    parsing.reject_unknown_query("name")
     name = parsing.container_name(flask.request.args.get("name"))
-    return _render(_act(ident, "container:rename", Action.RENAME, {"name": name}))
+    return _render(act_on(state, Action.RENAME, {"name": name}))
 
 
 @blueprint.patch("/<ident>")
 def update(ident: str) -> Any:
     """Rename (1.14+) and/or change cpu and memory. New limits are applied by the agent on the
     container's host; the answer waits for its result, as Zun's synchronous update does."""
+    state = lookup(ident, "container:update")
     parsing.reject_unknown_query()
     changes = parsing.container_update(parsing.json_body(), _version())
-    state = lookup(ident, "container:update")
     if "name" in changes:
         state = act_on(state, Action.RENAME, {"name": changes.pop("name")})
     status = 200
@@ -254,16 +251,16 @@ def update(ident: str) -> Any:
 def resize_container(ident: str) -> Any:
     """Zun 1.19's resize_container: new cpu and/or memory, as PATCH sets them, but answered
     at once (202), as Zun does; the actions history shows the update's result."""
-    parsing.reject_unknown_query()
     if not _version().at_least(19):
         raise errors.not_found("resize_container arrived in microversion 1.19.")
+    state = lookup(ident, "container:resize_container")
+    parsing.reject_unknown_query()
     changes = parsing.container_update(parsing.json_body(), _version())
     if "name" in changes:
         raise errors.bad_request("resize_container changes cpu and memory only; rename with "
                                  "PATCH /v1/containers/<id>.")
     if not changes:
         raise errors.bad_request("resize_container needs cpu and/or memory.")
-    state = lookup(ident, "container:resize_container")
     refusal = containers.check(state, Action.RESIZE_CONTAINER)
     if refusal is not None:
         raise errors.conflict(refusal.detail)

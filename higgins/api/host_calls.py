@@ -19,18 +19,17 @@ from higgins.processors.model import Action, ContainerState
 blueprint = flask.Blueprint("host_calls", __name__, url_prefix="/v1/containers")
 
 
-def _placed(ident: str, action: Action, rule: str) -> ContainerState:
-    state = lookup(ident, rule)
+def _ready(state: ContainerState, action: Action) -> None:
+    """409 unless `action` may be done in the container's state now."""
     refusal = containers.check(state, action)
     if refusal is not None:
         raise errors.conflict(refusal.detail)
-    return state
 
 
 @blueprint.get("/<ident>/logs")
 def logs(ident: str) -> Any:
+    state = lookup(ident, "container:logs")
     parsing.reject_unknown_query("stdout", "stderr", "timestamps", "tail", "since")
-    state = _placed(ident, Action.LOGS, "container:logs")
     options: dict[str, Any] = {
         "stdout": parsing.query_bool("stdout", True),
         "stderr": parsing.query_bool("stderr", True),
@@ -40,6 +39,7 @@ def logs(ident: str) -> Any:
     since = parsing.parse_since(flask.request.args.get("since"))
     if since is not None:
         options["since"] = since
+    _ready(state, Action.LOGS)
     if state.host is None or state.container_id is None:
         return flask.jsonify("")
     return flask.jsonify(services().agents.logs(state.host, state.uuid, **options))
@@ -57,6 +57,7 @@ def _tail(value: str) -> str | int:
 @blueprint.post("/<ident>/execute")
 def execute(ident: str) -> Any:
     """Run a command in the container; with run=false only create the exec (Zun's shape)."""
+    state = lookup(ident, "container:execute")
     params = parsing.action_params("command", "run", "interactive")
     command = _exec_command(params.get("command"))
     run = parsing.to_bool("run", params.get("run", "true"))
@@ -64,7 +65,7 @@ def execute(ident: str) -> Any:
         raise errors.ApiError(501, "container.not_implemented",
                               "Higgins does not implement interactive execute (a websocket "
                               "proxy) yet; see the feature table in README.md.")
-    state = _placed(ident, Action.EXECUTE, "container:execute")
+    _ready(state, Action.EXECUTE)
     assert state.host is not None
     result = services().agents.execute(state.host, state.uuid, command, run)
     return {"output": result.get("output"), "exit_code": result.get("exit_code"),
@@ -86,19 +87,21 @@ def _exec_command(value: str | None) -> list[str]:
 
 @blueprint.get("/<ident>/top")
 def top(ident: str) -> Any:
+    state = lookup(ident, "container:top")
     parsing.reject_unknown_query("ps_args")
     ps_args = flask.request.args.get("ps_args")
     if ps_args in ("", "None"):
         ps_args = None
-    state = _placed(ident, Action.TOP, "container:top")
+    _ready(state, Action.TOP)
     assert state.host is not None
     return services().agents.top(state.host, state.uuid, ps_args)
 
 
 @blueprint.get("/<ident>/stats")
 def stats(ident: str) -> Any:
+    state = lookup(ident, "container:stats")
     parsing.reject_unknown_query()
-    state = _placed(ident, Action.STATS, "container:stats")
+    _ready(state, Action.STATS)
     assert state.host is not None
     return services().agents.stats(state.host, state.uuid, state.name)
 
@@ -106,20 +109,21 @@ def stats(ident: str) -> Any:
 _ARCHIVE_BASE64_SINCE = 25  # before 1.25 the tar travels as a JSON string of its bytes
 
 
-def _with_runtime(ident: str, action: Action) -> tuple[ContainerState, str]:
-    """The container, if `action` may be done now, and the host its Docker container is on."""
-    state = _placed(ident, action, f"container:{action}")
+def _runtime_host(state: ContainerState, action: Action) -> str:
+    """The host the container's Docker container is on, if `action` may be done now."""
+    _ready(state, action)
     if state.host is None or state.container_id is None:
         raise errors.conflict(f"Container {state.uuid} has no runtime container yet.")
-    return state, state.host
+    return state.host
 
 
 @blueprint.get("/<ident>/get_archive")
 def get_archive(ident: str) -> Any:
     """A tar of a path in the container, with Docker's stat of it."""
+    state = lookup(ident, "container:get_archive")
     parsing.reject_unknown_query("path")
     path = parsing.required_query("path")
-    state, host = _with_runtime(ident, Action.GET_ARCHIVE)
+    host = _runtime_host(state, Action.GET_ARCHIVE)
     found = services().agents.call(host, state.uuid, "get_archive", {"path": path})
     data = found["data"]
     if not flask.g.version.at_least(_ARCHIVE_BASE64_SINCE):
@@ -130,6 +134,7 @@ def get_archive(ident: str) -> Any:
 @blueprint.post("/<ident>/put_archive")
 def put_archive(ident: str) -> Any:
     """Unpack a tar (base64 from 1.25) into a directory of the container."""
+    state = lookup(ident, "container:put_archive")
     parsing.reject_unknown_query("path")
     path = parsing.required_query("path")
     body = parsing.json_body()
@@ -142,7 +147,7 @@ def put_archive(ident: str) -> Any:
             raise errors.bad_request("Invalid input for field 'data': not base64.") from error
     else:
         data = base64.b64encode(data.encode("latin-1", errors="replace")).decode("ascii")
-    state, host = _with_runtime(ident, Action.PUT_ARCHIVE)
+    host = _runtime_host(state, Action.PUT_ARCHIVE)
     services().agents.call(host, state.uuid, "put_archive", {"path": path, "data": data})
     return flask.Response(status=200)
 
@@ -160,9 +165,10 @@ def _tty_size() -> dict[str, int]:
 def resize(ident: str) -> Any:
     """Set the size of the container's TTY (Zun's resize; the cpu/memory one is
     resize_container)."""
+    state = lookup(ident, "container:resize")
     parsing.reject_unknown_query("h", "w")
     size = _tty_size()
-    state, host = _with_runtime(ident, Action.RESIZE)
+    host = _runtime_host(state, Action.RESIZE)
     services().agents.call(host, state.uuid, "resize", size)
     return flask.Response(status=200)
 
@@ -170,10 +176,11 @@ def resize(ident: str) -> Any:
 @blueprint.post("/<ident>/execute_resize")
 def execute_resize(ident: str) -> Any:
     """Set the size of the TTY of an exec in the container."""
+    state = lookup(ident, "container:execute_resize")
     parsing.reject_unknown_query("exec_id", "h", "w")
     exec_id = parsing.required_query("exec_id")
     size = _tty_size()
-    state, host = _with_runtime(ident, Action.EXECUTE_RESIZE)
+    host = _runtime_host(state, Action.EXECUTE_RESIZE)
     services().agents.call(host, state.uuid, "resize", {**size, "exec_id": exec_id})
     return flask.Response(status=200)
 

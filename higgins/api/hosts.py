@@ -51,15 +51,15 @@ def _render(host: HostState) -> dict[str, Any]:
 
 @blueprint.get("/v1/hosts", strict_slashes=False)
 def index() -> Any:
-    parsing.reject_unknown_query("limit", "marker", "sort_key", "sort_dir")
     authorize("host:get_all")
+    parsing.reject_unknown_query("limit", "marker", "sort_key", "sort_dir")
     return {"hosts": [_render(h) for h in services().store.list_hosts()], "next": None}
 
 
 @blueprint.get("/v1/hosts/<host>")
 def show(host: str) -> Any:
-    parsing.reject_unknown_query()
     authorize("host:get")
+    parsing.reject_unknown_query()
     for known in services().store.list_hosts():
         if host in (known.name, host_uuid(known.name)):
             return _render(known)
@@ -68,7 +68,7 @@ def show(host: str) -> Any:
 
 @blueprint.get("/v1/availability_zones", strict_slashes=False)
 def availability_zones() -> Any:
-    parsing.reject_unknown_query()
     authorize("availability_zones:get_all")
+    parsing.reject_unknown_query()
     zones = sorted({h.availability_zone for h in services().store.list_hosts()})
     return {"availability_zones": [{"availability_zone": zone} for zone in zones]}

@@ -52,8 +52,8 @@ def split_reference(reference: str, tag: str | None) -> tuple[str, str]:
 
 @blueprint.get("/v1/images", strict_slashes=False)
 def index() -> Any:
-    parsing.reject_unknown_query(*paging.QUERY)
     authorize("image:get_all")
+    parsing.reject_unknown_query(*paging.QUERY)
     found = paging.sort(services().store.list_images(), _SORT_KEYS, "created_at")
     shown, next_url = paging.page(found, "images")
     return {"images": [render(image) for image in shown], "next": next_url}
@@ -69,8 +69,8 @@ def _image(ident: str) -> ImageState:
 
 @blueprint.get("/v1/images/<image_id>")
 def show(image_id: str) -> Any:
-    parsing.reject_unknown_query()
     authorize("image:get_one")
+    parsing.reject_unknown_query()
     return render(_image(image_id))
 
 
@@ -78,10 +78,10 @@ def show(image_id: str) -> Any:
 def pull() -> Any:
     """Pull repo[:tag] onto a host: 202 with the image; image_id and size appear once the
     host's agent has it."""
+    caller = authorize("image:pull")
     parsing.reject_unknown_query()
     body = parsing.json_body()
     parsing.require_valid("image_pull", body)
-    caller = authorize("image:pull")
     host = _known_host(body["host"])
     repo, tag = split_reference(body["repo"], body.get("tag"))
     policy = body.get("image_pull_policy")
@@ -105,8 +105,8 @@ def _known_host(name: str) -> str:
 @blueprint.delete("/v1/images/<image_id>")
 def delete(image_id: str) -> Any:
     """Remove the image from its host (204; the agent untags it there)."""
-    parsing.reject_unknown_query()
     caller = authorize("image:delete")
+    parsing.reject_unknown_query()
     image = _image(image_id)
     if image.status is not ImageStatus.DELETING:
         _record(request_envelope(EventType.IMAGE_DELETE_REQUESTED,
@@ -118,6 +118,7 @@ def delete(image_id: str) -> Any:
 def commit(ident: str) -> Any:
     """Zun's commit: the container's filesystem becomes repository:tag, a local image on the
     container's host. 202 with the new image's uuid; it is listed once the agent made it."""
+    state = lookup(ident, "container:commit")
     parsing.reject_unknown_query("repository", "tag")
     repo, tag = split_reference(parsing.required_query("repository"),
                                 flask.request.args.get("tag") or None)
@@ -126,7 +127,7 @@ def commit(ident: str) -> Any:
     problems = events.schema_errors("events", "container.commit.requested", params)
     if problems:
         raise errors.bad_request(f"Invalid repository or tag: {'; '.join(problems)}.")
-    act_on(lookup(ident, "container:commit"), Action.COMMIT, params)
+    act_on(state, Action.COMMIT, params)
     response = flask.jsonify({"uuid": image_uuid})
     response.status_code = 202
     return response

@@ -49,7 +49,19 @@ def require_valid(schema: str, body: Any, what: str = "field(s)") -> None:
     """A 400 naming every way `body` breaks schemas/requests/<schema>.json."""
     problems = events.schema_errors("requests", schema, body)
     if problems:
-        raise errors.bad_request(f"Invalid input for {what}: " + "; ".join(problems))
+        raise errors.bad_request(f"Invalid input for {what}: " +
+                                 "; ".join(_shortened(p) for p in problems))
+
+
+_PROBLEM_CHARS = 200
+
+
+def _shortened(problem: str) -> str:
+    """A problem as the user reads it: jsonschema quotes the offending value whole, which for
+    a list over its maxItems is most of the body; its start and end say enough."""
+    if len(problem) <= _PROBLEM_CHARS:
+        return problem
+    return f"{problem[:_PROBLEM_CHARS - 60]} … {problem[-50:]}"
 
 
 def json_body() -> dict[str, Any]:

@@ -74,8 +74,8 @@ def _quota_body() -> dict[str, int]:
 
 @blueprint.get("/v1/quotas/<project_id>")
 def show(project_id: str) -> Any:
-    parsing.reject_unknown_query("usages")
     authorize("quota:get", project_id)
+    parsing.reject_unknown_query("usages")
     limits = _limits(project_id)
     if not parsing.query_bool("usages"):
         return limits
@@ -85,39 +85,39 @@ def show(project_id: str) -> Any:
 
 @blueprint.get("/v1/quotas/<project_id>/defaults")
 def defaults(project_id: str) -> Any:
-    parsing.reject_unknown_query()
     authorize("quota:get_default", project_id)
+    parsing.reject_unknown_query()
     return quotas.class_limits(services().quota,
                                services().store.quota_limits(_class_scope(quotas.DEFAULT_CLASS)))
 
 
 @blueprint.put("/v1/quotas/<project_id>")
 def update(project_id: str) -> Any:
-    parsing.reject_unknown_query()
     authorize("quota:update", project_id)
+    parsing.reject_unknown_query()
     services().store.set_quota_limits(_project_scope(project_id), _quota_body())
     return _limits(project_id)
 
 
 @blueprint.delete("/v1/quotas/<project_id>")
 def reset(project_id: str) -> Any:
-    parsing.reject_unknown_query()
     authorize("quota:delete", project_id)
+    parsing.reject_unknown_query()
     services().store.clear_quota_limits(_project_scope(project_id))
     return flask.Response(status=204)
 
 
 @blueprint.get("/v1/quota_classes/<quota_class_name>")
 def show_class(quota_class_name: str) -> Any:
-    parsing.reject_unknown_query()
     authorize("quota_class:get")
+    parsing.reject_unknown_query()
     return quotas.class_limits(services().quota,
                                services().store.quota_limits(_class_scope(quota_class_name)))
 
 
 @blueprint.put("/v1/quota_classes/<quota_class_name>")
 def update_class(quota_class_name: str) -> Any:
-    parsing.reject_unknown_query()
     authorize("quota_class:update")
+    parsing.reject_unknown_query()
     services().store.set_quota_limits(_class_scope(quota_class_name), _quota_body())
     return show_class(quota_class_name)

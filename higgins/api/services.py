@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 import flask
 
+from higgins.api import errors, parsing
 from higgins.api.identity import Caller, current_caller
 from higgins.api.policy import Policy
 from higgins.bus.base import Bus
@@ -53,3 +54,17 @@ def authorize(rule: str, project_id: str | None = None) -> Caller:
 
 def allowed(rule: str, project_id: str | None = None) -> bool:
     return services().policy.allows(rule, current_caller(), project_id)
+
+
+def granted_flag(name: str, rule: str, project_id: str | None = None) -> bool:
+    """The query flag `name` (?all_projects=True...), if policy grants `rule` on something of
+    `project_id`; 403 if not, also for a value that is no boolean: a caller who may not ask
+    learns that before how to ask."""
+    try:
+        wanted = parsing.query_bool(name)
+    except errors.ApiError:
+        authorize(rule, project_id)
+        raise
+    if wanted:
+        authorize(rule, project_id)
+    return wanted

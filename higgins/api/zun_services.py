@@ -50,8 +50,8 @@ def _is_up(host: HostState) -> bool:
 
 @blueprint.get("", strict_slashes=False)
 def index() -> Any:
-    parsing.reject_unknown_query("limit", "marker", "sort_key", "sort_dir")
     authorize("zun-service:get_all")
+    parsing.reject_unknown_query("limit", "marker", "sort_key", "sort_dir")
     hosts = [h for h in services().store.list_hosts() if not h.deleted]
     return {"services": [_render(h) for h in hosts], "next": None}
 
@@ -77,8 +77,8 @@ def _record(host: HostState, kind: EventType, data: dict[str, Any]) -> HostState
 
 @blueprint.delete("", strict_slashes=False)
 def delete() -> Any:
-    parsing.reject_unknown_query("host", "binary")
     authorize("zun-service:delete")
+    parsing.reject_unknown_query("host", "binary")
     args = flask.request.args
     _record(_service(args.get("host"), args.get("binary")), EventType.SERVICE_DELETED, {})
     return flask.Response(status=204)
@@ -87,9 +87,9 @@ def delete() -> Any:
 @blueprint.put("/<any(enable, disable, force_down):action>")
 def switch(action: str) -> Any:
     """Zun's service switches; python-zunclient sends their parameters in the query."""
+    authorize(f"zun-service:{action}")
     extra = {"disable": ("disabled_reason",), "force_down": ("forced_down",)}.get(action, ())
     params = parsing.action_params("host", "binary", *extra)
-    authorize(f"zun-service:{action}")
     host = _service(params.get("host"), params.get("binary"))
     if action == "force_down":
         if params.get("forced_down") is None:

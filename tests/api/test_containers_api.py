@@ -231,7 +231,7 @@ def test_list_pages_with_limit_and_marker(client: Any) -> None:
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        pytest.param("POST", "/v1/containers/{uuid}/attach", id="attach"),
+        pytest.param("GET", "/v1/containers/{uuid}/attach", id="attach"),
         pytest.param("POST", "/v1/containers/{uuid}/network_attach?network=x", id="network"),
         pytest.param("GET", "/v1/registries", id="registries"),
         pytest.param("GET", "/v1/images/search?image=busybox", id="image-search"),
