@@ -19,13 +19,18 @@ if ! command -v rabbitmq-server >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null
   rm -f /usr/sbin/policy-rc.d
 fi
-if rabbitmq-diagnostics -q ping >/dev/null 2>&1; then exit 0; fi
+# healthy: the node answers and its AMQP listener takes connections (the node answers pings
+# a moment before its listeners are up, while it recovers its queues)
+healthy() {
+  rabbitmq-diagnostics -q ping >/dev/null 2>&1 && (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null
+}
+if healthy; then exit 0; fi
 mkdir -p "$RABBITMQ_LOG_BASE" "$RABBITMQ_MNESIA_BASE"
 chown -R rabbitmq:rabbitmq "$RABBITMQ_LOG_BASE" "$RABBITMQ_MNESIA_BASE"
 echo "==> starting RabbitMQ on 127.0.0.1:5672 (logs: $RABBITMQ_LOG_BASE)"
 rabbitmq-server -detached
 for _ in $(seq 1 120); do
-  rabbitmq-diagnostics -q ping >/dev/null 2>&1 && exit 0
+  healthy && exit 0
   sleep 0.5
 done
 echo "RabbitMQ did not answer within 60 s; see $RABBITMQ_LOG_BASE" >&2

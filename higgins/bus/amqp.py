@@ -2,14 +2,21 @@
 Side effects: AMQP connections, queue declarations, Cassandra reads and writes.
 
 publish(events, commands), in this order:
-  1. each event goes to the `higgins.events` exchange, routed to one of N partitions by a hash
-     of its subject, with publisher confirms: once confirmed it is durable in every consumer
-     group's quorum queue, so nothing acknowledged can be lost from here on;
-  2. the events are appended to the Cassandra log (which numbers them; an id is recorded once);
-  3. each command goes to its host's queue, confirmed. Commands go last so that an agent never
-     acts on a command whose events are not in the log yet.
-A crash between steps leaves a message whose event is not in the log: the consumer that takes
-it appends it (the append is idempotent), so delivery, not the publisher, completes the record.
+  1. the events go, as one message per partition (a hash of the subject picks it), to that
+     partition's intake queue, with publisher confirms: once confirmed they are durable, so
+     nothing acknowledged can be lost from here on;
+  2. the partition's sequencer (`serve`, run by `higgins processor`: the one active consumer
+     of that intake queue, holding the partition's log lease) numbers them, appends them to
+     the Cassandra log with plain writes (bus/cassandra_log.py), publishes each recorded
+     envelope to the `higgins.events` exchange (every consumer group's partition queue, the
+     same partition), answers the publisher on its reply queue, and only then acknowledges
+     the intake message;
+  3. publish returns the recorded envelopes (with their seq) from that answer (or, if the
+     answer is lost, from the log), then sends each command to its host's queue, confirmed.
+     Commands go last so that an agent never acts on a command whose events are not recorded.
+A sequencer that dies before acknowledging leaves the intake message to the next one, which
+finds what was recorded already (by id) and publishes it again: consumers are idempotent by
+(subject, seq), and they take the recorded envelope from the message: no read-back.
 
 consume(group, stream): one quorum queue per (group, partition) or per host, each with a single
 active consumer (a second process for the same group waits and takes over when the first goes),
@@ -19,7 +26,6 @@ reason other than a service being away."""
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import json
 import logging
@@ -29,36 +35,33 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any
 
 import kombu
-from kombu.message import Message
 
-from higgins import cql
 from higgins import events as ev
+from higgins.bus.amqp_consuming import MEMBER_TTL_SECONDS, Consumer, Delivery
 from higgins.bus.base import EVENTS, BusUnavailable, Handler
 from higgins.bus.cassandra_log import CassandraLog
-from higgins.bus.workers import Workers, handle_until_done
+from higgins.bus.replies import Replies, Waiter
+from higgins.bus.sequencing import INTAKE_PREFIX, Sequencer, intake_body, parse_intake
 from higgins.events import Envelope
-from higgins.faults import ServiceUnavailable
 
 LOG = logging.getLogger(__name__)
 
 EVENTS_EXCHANGE = "higgins.events"
+INTAKE_EXCHANGE = "higgins.intake"
 COMMANDS_EXCHANGE = "higgins.commands"
 DEAD_EXCHANGE = "higgins.dead"
 DEAD_LETTERS = "higgins.dead-letters"
 COMMAND_PREFIX = "commands."
+SEQUENCER_GROUP = "sequencer"
 
 _PUBLISH_DEADLINE_SECONDS = 30.0
-_POISON_TRIES = 5
-_DRAIN_SECONDS = 0.02
-# How long a consumer leaves an unrecorded event to its publisher before appending it itself.
-_APPEND_GRACE_SECONDS = 2.0
-# Failures that mean "a service is away": retried for as long as it takes, never dead-lettered.
-_TRANSIENT: tuple[type[Exception], ...] = (
-    *cql.TRANSIENT, ServiceUnavailable, ConnectionError)
+# How long a publisher waits for its answer before it looks in the log itself (the answer
+# may be lost with a reply connection, or the sequencer may be taking the partition over).
+_ANSWER_PATIENCE_SECONDS = 0.5
 
 
 def partition_of(subject: str, partitions: int) -> int:
@@ -81,23 +84,30 @@ class AmqpBus:
         self.partitions = partitions
         self.prefetch = prefetch
         self._events = kombu.Exchange(EVENTS_EXCHANGE, "direct", durable=True)
+        self._intake = kombu.Exchange(INTAKE_EXCHANGE, "direct", durable=True)
         self._commands = kombu.Exchange(COMMANDS_EXCHANGE, "direct", durable=True)
         self._dead = kombu.Exchange(DEAD_EXCHANGE, "fanout", durable=True)
         self._declared: set[str] = set()
         self._declaring = threading.Lock()
         self._pool: queue.LifoQueue[_Publisher] = queue.LifoQueue()
+        self._replies = Replies(url)
         with kombu.Connection(url) as connection:
             channel = connection.channel()
             kombu.Queue(DEAD_LETTERS, self._dead, durable=True, auto_delete=False,
                         queue_arguments={"x-queue-type": "quorum"})(channel).declare()
-            for group in groups:  # before any publish, so no event finds its queues missing
-                for declared in self._event_queues(group):
-                    declared(channel).declare()
+            # before any publish, so no event finds its queues missing
+            for declared in [*self._intake_queues(),
+                             *(q for group in groups for q in self._event_queues(group))]:
+                declared(channel).declare()
 
     # -- topology ------------------------------------------------------------------------
 
     def _event_queues(self, group: str) -> list[kombu.Queue]:
         return [_queue(f"higgins.{EVENTS}.{group}.{p}", self._events, str(p))
+                for p in range(self.partitions)]
+
+    def _intake_queues(self) -> list[kombu.Queue]:
+        return [_queue(f"{INTAKE_PREFIX}{p}", self._intake, str(p))
                 for p in range(self.partitions)]
 
     def _command_queue(self, host: str) -> kombu.Queue:
@@ -111,6 +121,9 @@ class AmqpBus:
         with self._declaring:
             self._declared.add(host)
 
+    def _partition(self, subject: str) -> str:
+        return str(partition_of(subject, self.partitions))
+
     # -- publishing ----------------------------------------------------------------------
 
     def publish(
@@ -118,17 +131,48 @@ class AmqpBus:
     ) -> list[Envelope]:
         for envelope in [*events, *(c for _, c in commands)]:
             ev.validate(envelope)
-        for envelope in events:
-            self._send(self._events, str(partition_of(envelope["subject"], self.partitions)),
-                       envelope)
-        recorded = [self.log.append(envelope) for envelope in events]
+        recorded = self._record(events) if events else []
         for stream, command in commands:
             host = stream.removeprefix(COMMAND_PREFIX)
-            self._send(self._commands, host, command, declare_host=host)
+            self._send(self._commands, host, json.dumps(command), command["id"],
+                       declare_host=host)
         return recorded
 
-    def _send(self, exchange: kombu.Exchange, routing_key: str, envelope: Envelope,
-              declare_host: str | None = None) -> None:
+    def _record(self, events: Sequence[Envelope]) -> list[Envelope]:
+        """Send the events to their partitions' sequencers (one message per partition, in
+        order) and wait until each is recorded."""
+        by_partition: dict[str, list[Envelope]] = {}
+        for envelope in events:
+            by_partition.setdefault(self._partition(envelope["subject"]), []).append(envelope)
+        self._replies.ready(_PUBLISH_DEADLINE_SECONDS)
+        waiting: list[tuple[str, Waiter, list[Envelope]]] = []
+        try:
+            for partition, sent in by_partition.items():
+                correlation = uuid.uuid4().hex
+                waiting.append((correlation, self._replies.expect(correlation), sent))
+                self._send(self._intake, partition, intake_body(sent), sent[0]["id"],
+                           reply_to=self._replies.queue, correlation_id=correlation)
+            recorded = {e["id"]: e for _, waiter, sent in waiting
+                        for e in self._answer(waiter, sent)}
+        finally:
+            for correlation, _, _ in waiting:
+                self._replies.forget(correlation)
+        return [recorded[e["id"]] for e in events]
+
+    def _answer(self, waiter: Waiter, sent: list[Envelope]) -> list[Envelope]:
+        deadline = time.monotonic() + _PUBLISH_DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            if waiter.answered.wait(_ANSWER_PATIENCE_SECONDS):
+                return waiter.recorded
+            found = self.log.recorded_all([e["id"] for e in sent])
+            if all(found):
+                return [e for e in found if e is not None]
+        raise BusUnavailable("no sequencer recorded the events in time (is a `higgins "
+                             "processor` running?); they are queued and will be recorded")
+
+    def _send(self, exchange: kombu.Exchange | str, routing_key: str, body: str,
+              message_id: str, declare_host: str | None = None, confirm: bool = True,
+              **properties: Any) -> None:
         """Publish with a confirm, reconnecting while the broker is away, up to a deadline."""
         deadline = time.monotonic() + _PUBLISH_DEADLINE_SECONDS
         delay = 0.1
@@ -146,9 +190,9 @@ class AmqpBus:
                 if declare_host is not None:
                     self._ensure_command_queue(publisher, declare_host)
                 publisher.producer.publish(
-                    json.dumps(envelope), exchange=exchange, routing_key=routing_key,
-                    delivery_mode=2, content_type="application/json",
-                    content_encoding="utf-8", message_id=envelope["id"])
+                    body, exchange=exchange, routing_key=routing_key,
+                    delivery_mode=2 if confirm else 1, content_type="application/json",
+                    content_encoding="utf-8", message_id=message_id, **properties)
                 self._pool.put(publisher)
                 return
             except publisher.errors as error:
@@ -173,55 +217,65 @@ class AmqpBus:
     def subjects(self) -> list[str]:
         return sorted(self.log.subjects())
 
+    def serve(self, stop: threading.Event, concurrency: int = 8) -> list[threading.Thread]:
+        """Run this process's share of the log's sequencers (one active per partition across
+        every process that serves) until `stop`."""
+        sequencer = Sequencer(self.log, self._publish_recorded, self._send_answer)
+        member = _member()
+
+        def membership() -> list[str]:
+            return self.log.heartbeat(SEQUENCER_GROUP, member, MEMBER_TTL_SECONDS)
+
+        consumer = Consumer(self.url, self._intake_queues(), sequencer.handle, stop,
+                            concurrency, self.prefetch, membership, member, parse_intake)
+        sequencer.consumer = consumer
+        thread = threading.Thread(target=consumer.run, daemon=True, name="bus-sequencer")
+        thread.start()
+        return [thread]
+
+    def _publish_recorded(self, envelope: Envelope) -> None:
+        self._send(self._events, self._partition(envelope["subject"]), json.dumps(envelope),
+                   envelope["id"])
+
+    def _send_answer(self, reply_to: str, correlation_id: str,
+                     recorded: list[Envelope]) -> None:
+        # not confirmed: a lost answer only sends its publisher to the log (see _answer)
+        self._send("", reply_to, json.dumps(recorded), correlation_id, confirm=False,
+                   correlation_id=correlation_id)
+
     # -- consuming -----------------------------------------------------------------------
 
     def consume(self, consumer: str, stream: str, handler: Handler, stop: threading.Event,
                 concurrency: int = 1) -> None:
+        """Events arrive as their sequencer recorded them (with their seq): no read-back."""
         if stream == EVENTS:
             queues = self._event_queues(consumer)
-            handle = self._recording(handler)
         else:
             queues = [self._command_queue(stream.removeprefix(COMMAND_PREFIX))]
-            handle = handler
         membership = None
-        member = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        member = _member()
         if stream == EVENTS and len(queues) > 1:
             def membership() -> list[str]:
-                return self.log.heartbeat(consumer, member, _MEMBER_TTL_SECONDS)
-        _Consumer(self.url, queues, handle, stop, concurrency, self.prefetch,
-                  membership, member).run()
+                return self.log.heartbeat(consumer, member, MEMBER_TTL_SECONDS)
 
-    def _recording(self, handler: Handler) -> Handler:
-        """Events arrive from the broker before (or without, after a crash) their append:
-        hand the handler the recorded envelope, appending it if nobody did."""
+        def handle(delivery: Delivery) -> None:
+            handler(delivery.payload)
 
-        def handle(envelope: Envelope) -> None:
-            recorded = self._published_record(envelope["id"]) or self.log.append(envelope)
-            handler(recorded)
-
-        return handle
-
-    def _published_record(self, event_id: str) -> Envelope | None:
-        """The event as its publisher recorded it, waiting a moment for that: a consumer that
-        appended a redelivered event itself could put it before an earlier one of the same
-        outcome (the broker does not keep order across requeues), so only an event whose
-        publisher seems gone (crashed between the broker and the log) is appended here."""
-        deadline = time.monotonic() + _APPEND_GRACE_SECONDS
-        delay = 0.002
-        while True:
-            recorded = self.log.recorded(event_id)
-            if recorded is not None or time.monotonic() > deadline:
-                return recorded
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        Consumer(self.url, queues, handle, stop, concurrency, self.prefetch,
+                 membership, member).run()
 
     def close(self) -> None:
+        self._replies.close()
         while True:
             try:
                 self._pool.get_nowait().close()
             except queue.Empty:
                 break
         self.log.close()
+
+
+def _member() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class _Publisher:
@@ -244,186 +298,3 @@ class _Publisher:
             pass
 
 
-class Delivery(NamedTuple):
-    generation: int  # of the connection it came on: acks on a dead channel are meaningless
-    queue: str
-    message: Message
-
-
-_REBALANCE_SECONDS = 2.0
-_MEMBER_TTL_SECONDS = 8
-
-
-class _Consumer:
-    """One AMQP connection consuming `queues`; workers handle, this thread acknowledges
-    (kombu channels are not thread-safe). Reconnects after a broker restart; what was in
-    flight on the old connection is redelivered by the broker and handled again.
-
-    Sharing: every process of a group subscribes to every queue, and single active consumer
-    makes one of them the taker (the others wait, and take over the moment it goes). When
-    `membership` shows other live members, a process hands each queue it is active on but
-    that another member is preferred for (queue i -> member i mod n) to the next in line:
-    it stops taking that queue's messages, lets the ones in hand finish and be acknowledged,
-    cancels, returns what it held, and subscribes again at the back of the line."""
-
-    def __init__(self, url: str, queues: list[kombu.Queue], handler: Handler,
-                 stop: threading.Event, concurrency: int, prefetch: int,
-                 membership: Callable[[], list[str]] | None = None, member: str = "") -> None:
-        self._url = url
-        self._queues = queues
-        self._handler = handler
-        self._stop = stop
-        self._prefetch = prefetch
-        self._membership = membership
-        self._member = member
-        self._generation = 0
-        self._done: queue.SimpleQueue[tuple[Delivery, bool]] = queue.SimpleQueue()
-        self._workers: Workers[Delivery] = Workers(self._work, concurrency)
-        self._active: set[str] = set()  # queues this process received from since subscribing
-        self._in_hand: collections.Counter[str] = collections.Counter()
-        self._handing: dict[str, list[Message]] = {}  # queue -> held back while handing off
-        self._consumers: dict[str, kombu.Consumer] = {}
-        self.handed_off = 0
-
-    def run(self) -> None:
-        delay = 0.2
-        try:
-            while not self._stop.is_set():
-                try:
-                    self._session()
-                    delay = 0.2
-                except Exception as error:  # noqa: BLE001 - reconnect on any connection loss
-                    LOG.warning("consumer lost its connection (%s); reconnecting", error)
-                    self._workers.discard(lambda delivery: False)  # redelivered anyway
-                    self._stop.wait(delay)
-                    delay = min(delay * 2, 5.0)
-        finally:
-            self._workers.close()
-
-    def _session(self) -> None:
-        with kombu.Connection(self._url, heartbeat=10) as connection:
-            connection.ensure_connection(max_retries=1)
-            self._generation += 1
-            self._active.clear()
-            self._in_hand.clear()
-            self._handing.clear()
-            channel = connection.channel()
-            channel.basic_qos(0, self._prefetch, False)
-            for declared in self._queues:
-                declared(channel).declare()
-            self._consumers = {q.name: self._subscribe(channel, q) for q in self._queues}
-            LOG.info("consuming %s", ", ".join(q.name for q in self._queues))
-            next_balance = time.monotonic()
-            try:
-                while not self._stop.is_set() and not self._workers.failed:
-                    self._acknowledge()
-                    self._finish_hand_offs(channel)
-                    if time.monotonic() >= next_balance:
-                        self._balance()
-                        next_balance = time.monotonic() + _REBALANCE_SECONDS
-                    try:
-                        connection.drain_events(timeout=_DRAIN_SECONDS)
-                    except TimeoutError:
-                        connection.heartbeat_check()
-                self._acknowledge()
-            finally:
-                for consumer in self._consumers.values():
-                    consumer.cancel()
-
-    def _subscribe(self, channel: Any, declared: kombu.Queue) -> kombu.Consumer:
-        consumer = kombu.Consumer(channel, queues=[declared(channel)], auto_declare=False,
-                                  on_message=lambda m: self._received(declared.name, m),
-                                  no_ack=False)
-        consumer.consume()
-        return consumer
-
-    def _received(self, queue_name: str, message: Message) -> None:
-        if queue_name in self._handing:
-            self._handing[queue_name].append(message)
-            return
-        try:
-            envelope: Envelope = json.loads(message.body)
-            ev.validate(envelope)
-        except (ValueError, ev.InvalidEvent) as error:
-            LOG.error("dead-lettered a message that is not a valid envelope (%s): %.200r",
-                      error, message.body)
-            message.reject(requeue=False)
-            return
-        self._active.add(queue_name)
-        self._in_hand[queue_name] += 1
-        self._workers.submit(Delivery(self._generation, queue_name, message), envelope)
-
-    # -- sharing a group's queues between its processes ------------------------------------
-
-    def _balance(self) -> None:
-        if self._membership is None:
-            return
-        try:
-            members = self._membership()
-        except Exception as error:  # noqa: BLE001 - without membership, keep what we have
-            LOG.warning("cannot read the group's members (%s)", error)
-            return
-        if len(members) < 2 or self._member not in members:
-            return
-        for index, declared in enumerate(self._queues):
-            preferred = members[index % len(members)]
-            name = declared.name
-            if preferred != self._member and name in self._active and name not in self._handing:
-                LOG.info("handing %s to %s", name, preferred)
-                self._hold_back(name)
-
-    def _hold_back(self, name: str) -> None:
-        """Stop handling `name`: what is queued for the workers is held, to be returned."""
-        self._handing[name] = []
-
-        def other_queue(delivery: Delivery) -> bool:
-            return delivery.queue != name
-
-        for delivery in self._workers.discard(other_queue):
-            self._in_hand[name] -= 1
-            self._handing[name].append(delivery.message)
-
-    def _finish_hand_offs(self, channel: Any) -> None:
-        for name in [n for n, held in self._handing.items() if self._in_hand[n] == 0]:
-            self._consumers[name].cancel()
-            for message in self._handing.pop(name):
-                message.reject(requeue=True)  # to whoever is next in line
-            self._active.discard(name)
-            declared = next(q for q in self._queues if q.name == name)
-            self._consumers[name] = self._subscribe(channel, declared)
-            self.handed_off += 1
-
-    # -- handling and acknowledging --------------------------------------------------------
-
-    def _work(self, delivery: Delivery, envelope: Envelope) -> bool:
-        poisoned = False
-
-        def gives_up(error: Exception, tries: int) -> bool:
-            nonlocal poisoned
-            poisoned = tries >= _POISON_TRIES and not isinstance(error, _TRANSIENT)
-            return poisoned
-
-        if handle_until_done(self._handler, envelope, self._stop, gives_up):
-            self._done.put((delivery, True))
-            return True
-        if poisoned:
-            LOG.error("dead-lettered %s %s after %d failed tries", envelope["type"],
-                      envelope["id"], _POISON_TRIES,
-                      extra={"event_id": envelope["id"], "uuid": envelope["subject"]})
-            self._done.put((delivery, False))
-            return True
-        return False  # stopped while retrying: left unacknowledged, delivered again
-
-    def _acknowledge(self) -> None:
-        while True:
-            try:
-                delivery, handled = self._done.get_nowait()
-            except queue.Empty:
-                return
-            if delivery.generation != self._generation:
-                continue  # its channel is gone: the broker delivers it again
-            self._in_hand[delivery.queue] -= 1
-            if handled:
-                delivery.message.ack()
-            else:
-                delivery.message.reject(requeue=False)

@@ -49,4 +49,8 @@ class Bus(Protocol):
         position is committed only once it and everything before it was handled (at-least-once:
         after a crash, uncommitted envelopes are delivered again)."""
 
+    def serve(self, stop: threading.Event, concurrency: int = 8) -> list[threading.Thread]:
+        """Start what this bus needs a processor process to run (the RabbitMQ bus: its log's
+        sequencers) until `stop`; the threads started (none for the embedded bus)."""
+
     def close(self) -> None: ...

@@ -1,21 +1,29 @@
-"""EDGE: the event log in Cassandra: each subject's events numbered 1, 2, 3 … without gaps,
-each id recorded once. The production bus keeps its truth here and uses the broker to deliver.
+"""EDGE: the event log in Cassandra: each subject's events numbered 1, 2, 3 … without gaps, each
+id recorded once, written with plain writes (no Paxos on the hot path).
 Side effects: reads and writes Cassandra; creates its tables when missing.
 
-How an append stays gap-free and exactly-once with only single-partition transactions: the
-subject's head row (`event_heads`) holds the last event whole and is moved from seq n to n+1 by
-a lightweight transaction, which is the commit point. Before moving a head, the appender copies
-the event the head holds into `events` and `event_ids` (idempotent writes), so every event
-below the head is settled; `history` settles the head itself if its appender died after the
-transaction. An id is looked up in `event_ids` (or is the head) before any append."""
+Who writes: subjects are spread over N partitions (bus/amqp.partition_of), and each partition
+has one writer at a time, the holder of its lease (`take_lease`, a lightweight transaction made
+only when a writer takes a partition over). The writer (`LogWriter`) numbers a subject's events
+from the head it read once, and writes each subject's new events as one single-partition batch
+(atomic: no gap inside a batch). Every cell it writes carries a timestamp made from its lease
+epoch, so when a deposed writer's write arrives late:
+  - at a slot the new writer has written, Cassandra keeps the new writer's (higher timestamp);
+  - above what the new writer wrote, it is a row of a lower epoch after a higher one, which
+    readers (`history`, the next writer's head) treat as the end of the log, and the new writer
+    overwrites it when it gets there.
+A late write at a subject the new writer has not touched is a true append (its event was never
+acknowledged, so it comes back, and the next writer finds its id recorded). What remains is the
+moment between a new writer's head read and its first write of that subject; it is bounded by
+one write in flight of the deposed writer (see docs/architecture.md, "The event log")."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from cassandra.query import PreparedStatement
+from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
 from higgins import cql
 from higgins.bus.base import BusUnavailable
@@ -30,20 +38,46 @@ _MIGRATIONS = (
         body text)""",
     """CREATE TABLE IF NOT EXISTS consumer_members (
         consumer_group text, member text, PRIMARY KEY (consumer_group, member))""",
+    # 5-8: the log written by partition owners (epoch-stamped rows); 1-3 are read once by
+    # _adopt_earlier_log and then left alone.
+    """CREATE TABLE IF NOT EXISTS log_events (
+        subject text, seq int, epoch int, id text, body text, PRIMARY KEY (subject, seq))
+        WITH CLUSTERING ORDER BY (seq ASC)""",
+    """CREATE TABLE IF NOT EXISTS log_event_ids (id text PRIMARY KEY, subject text, seq int)""",
+    """CREATE TABLE IF NOT EXISTS log_subjects (subject text PRIMARY KEY)""",
+    """CREATE TABLE IF NOT EXISTS log_leases (partition int PRIMARY KEY, epoch int,
+        owner text)""",
 )
 
 _STATEMENTS = {
-    "head": "SELECT seq, id, body FROM event_heads WHERE subject = ?",
-    "first": "INSERT INTO event_heads (subject, seq, id, body) VALUES (?, 1, ?, ?) IF NOT EXISTS",
-    "advance": "UPDATE event_heads SET seq = ?, id = ?, body = ? WHERE subject = ? IF seq = ?",
-    "settle_event": "INSERT INTO events (subject, seq, id, body) VALUES (?, ?, ?, ?)",
-    "settle_id": "INSERT INTO event_ids (id, subject, seq, body) VALUES (?, ?, ?, ?)",
-    "by_id": "SELECT body FROM event_ids WHERE id = ?",
-    "history": "SELECT seq, body FROM events WHERE subject = ? AND seq > ?",
-    "subjects": "SELECT subject FROM event_heads",
+    "slot": "SELECT id, body FROM log_events WHERE subject = ? AND seq = ?",
+    "by_id": "SELECT subject, seq FROM log_event_ids WHERE id = ?",
+    "history": "SELECT seq, epoch, body FROM log_events WHERE subject = ? AND seq >= ?",
+    "tail": "SELECT seq, epoch FROM log_events WHERE subject = ? ORDER BY seq DESC LIMIT 32",
+    "write": "INSERT INTO log_events (subject, seq, epoch, id, body) VALUES (?, ?, ?, ?, ?) "
+             "USING TIMESTAMP ?",
+    "write_id": "INSERT INTO log_event_ids (id, subject, seq) VALUES (?, ?, ?) "
+                "USING TIMESTAMP ?",
+    "write_subject": "INSERT INTO log_subjects (subject) VALUES (?)",
+    "subjects": "SELECT subject FROM log_subjects",
+    "lease": "SELECT epoch FROM log_leases WHERE partition = ?",
+    "first_lease": "INSERT INTO log_leases (partition, epoch, owner) VALUES (?, 1, ?) "
+                   "IF NOT EXISTS",
+    "next_lease": "UPDATE log_leases SET epoch = ?, owner = ? WHERE partition = ? IF epoch = ?",
     "heartbeat": "INSERT INTO consumer_members (consumer_group, member) VALUES (?, ?) USING TTL ?",
     "members": "SELECT member FROM consumer_members WHERE consumer_group = ?",
+    "old_heads": "SELECT subject FROM event_heads",
+    "old_history": "SELECT seq, body FROM events WHERE subject = ?",
 }
+
+# Above every wall-clock timestamp in microseconds until the 22nd century, so a writer's cells
+# outrank any written with Cassandra's default timestamps; epochs are 2**20 apart.
+_TIMESTAMP_BASE = 1 << 52
+
+
+def stamp(epoch: int) -> int:
+    """The write timestamp of lease `epoch`: a later epoch's writes win every slot."""
+    return _TIMESTAMP_BASE + (epoch << 20)
 
 
 class CassandraLog:
@@ -52,6 +86,7 @@ class CassandraLog:
         cql.migrate(self._session, "event_log", _MIGRATIONS)
         self._prepared: dict[str, PreparedStatement] = {
             name: self._session.prepare(statement) for name, statement in _STATEMENTS.items()}
+        self._adopt_earlier_log()
 
     def _run(self, name: str, *values: Any) -> Any:
         try:
@@ -59,68 +94,109 @@ class CassandraLog:
         except cql.TRANSIENT as error:
             raise BusUnavailable(f"the event log (Cassandra) is unavailable: {error}") from error
 
+    def _run_all(self, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """Send every statement at once, then wait for each (pipelined)."""
+        try:
+            futures = [self._session.execute_async(self._prepared[name], values)
+                       for name, values in calls]
+            return [future.result() for future in futures]
+        except cql.TRANSIENT as error:
+            raise BusUnavailable(f"the event log (Cassandra) is unavailable: {error}") from error
+
+    def _write(self, batch: BatchStatement | None, calls: Sequence[tuple[str, tuple[Any, ...]]],
+               ) -> None:
+        try:
+            futures = [self._session.execute_async(batch)] if batch is not None else []
+            futures += [self._session.execute_async(self._prepared[name], values)
+                        for name, values in calls]
+            for future in futures:
+                future.result()
+        except cql.TRANSIENT as error:
+            raise BusUnavailable(f"the event log (Cassandra) is unavailable: {error}") from error
+
+    # -- reading -------------------------------------------------------------------------------
+
     def recorded(self, event_id: str) -> Envelope | None:
-        """The envelope as recorded (with its seq) if this id is settled in the log."""
-        row = self._run("by_id", event_id).one()
-        return _body(row.body) if row else None
+        """The envelope as recorded (with its seq), if this id holds its slot in the log."""
+        return self.recorded_all([event_id])[0]
 
-    def append(self, envelope: Envelope) -> Envelope:
-        """Record `envelope` as its subject's next event, unless its id is already recorded;
-        either way return it as recorded."""
-        subject = envelope["subject"]
-        while True:
-            head = self._run("head", subject).one()
-            if head is not None:
-                if head.id == envelope["id"]:
-                    self._settle(_body(head.body))
-                    return _body(head.body)
-                self._settle(_body(head.body))
-            known = self.recorded(envelope["id"])
-            if known is not None:
-                return known
-            seq = head.seq + 1 if head is not None else 1
-            recorded: Envelope = {**envelope, "seq": seq}
-            body = json.dumps(recorded)
-            if head is None:
-                result = self._run("first", subject, envelope["id"], body)
-            else:
-                result = self._run("advance", seq, envelope["id"], body, subject, head.seq)
-            if result.was_applied:
-                self._settle(recorded)
-                return recorded
-
-    def _settle(self, envelope: Envelope) -> None:
-        body = json.dumps(envelope)
-        self._run("settle_event", envelope["subject"], envelope["seq"], envelope["id"], body)
-        self._run("settle_id", envelope["id"], envelope["subject"], envelope["seq"], body)
+    def recorded_all(self, event_ids: Sequence[str]) -> list[Envelope | None]:
+        places = [rows.one() for rows in self._run_all([("by_id", (i,)) for i in event_ids])]
+        found = [p for p in places if p is not None]
+        slots = iter(self._run_all([("slot", (p.subject, p.seq)) for p in found]))
+        recorded: list[Envelope | None] = []
+        for event_id, place in zip(event_ids, places, strict=True):
+            slot = next(slots).one() if place is not None else None
+            # a slot a later epoch took over no longer holds this id: not recorded
+            recorded.append(_body(slot.body) if slot is not None and slot.id == event_id
+                            else None)
+        return recorded
 
     def history(self, subject: str, after_seq: int = 0) -> list[Envelope]:
+        """The subject's events after `after_seq`, up to the first gap or the first row of a
+        lower epoch than one before it (a deposed writer's late write)."""
+        rows = self._run("history", subject, max(after_seq, 1))
         found: list[Envelope] = []
-        while True:
-            last = found[-1]["seq"] if found else after_seq
-            found += [_body(row.body) for row in self._run("history", subject, last)]
-            last = found[-1]["seq"] if found else after_seq
-            head = self._run("head", subject).one()
-            if head is None or head.seq <= last:
-                return found
-            if head.seq == last + 1:  # its appender may have died after the transaction
-                unsettled = _body(head.body)
-                self._settle(unsettled)
-                return [*found, unsettled]
-            # the head moved on between the two reads: what was below it is settled now
+        expected, epoch = after_seq + 1, 0
+        for row in rows:
+            if row.seq == after_seq:
+                epoch = row.epoch
+                continue
+            if row.seq != expected or row.epoch < epoch:
+                break
+            found.append(_body(row.body))
+            expected, epoch = expected + 1, row.epoch
+        return found
+
+    def head(self, subject: str) -> int:
+        """The subject's last valid seq (0: no events), by the rule `history` reads with."""
+        return _valid_head(self._run("tail", subject))
 
     def subjects(self) -> Iterator[str]:
         for row in self._run("subjects"):
             yield row.subject
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def take_lease(self, partition: int, owner: str) -> int:
+        """Become the writer of `partition`: the new lease epoch (a lightweight transaction,
+        made once per take-over, never per event)."""
+        while True:
+            row = self._run("lease", partition).one()
+            if row is None:
+                if self._run("first_lease", partition, owner).was_applied:
+                    return 1
+                continue
+            epoch = int(row.epoch) + 1
+            if self._run("next_lease", epoch, owner, partition, row.epoch).was_applied:
+                return epoch
+
+    def writer(self, epoch: int) -> LogWriter:
+        return LogWriter(self, epoch)
+
+    # -- consumer group membership --------------------------------------------------------------
 
     def heartbeat(self, group: str, member: str, ttl_seconds: int) -> list[str]:
         """Say `member` of `group` is alive for `ttl_seconds`; the live members, sorted."""
         self._run("heartbeat", group, member, ttl_seconds)
         return sorted(row.member for row in self._run("members", group))
 
+    # -- upkeep --------------------------------------------------------------------------------
+
+    def _adopt_earlier_log(self) -> None:
+        """Events an earlier Higgins recorded (head rows moved by lightweight transactions)
+        become epoch-0 rows of this log, once, on a log that has none of its own yet."""
+        if self._run("subjects").one() is not None:
+            return
+        writer = self.writer(0)
+        for head in list(self._run("old_heads")):
+            old = sorted(self._run("old_history", head.subject), key=lambda row: row.seq)
+            writer.adopt(head.subject, [_body(row.body) for row in old])
+
     def truncate(self) -> None:
         """Forget every event (tests only)."""
-        for table in ("event_heads", "events", "event_ids"):
+        for table in ("event_heads", "events", "event_ids", "log_events", "log_event_ids",
+                      "log_subjects", "log_leases"):
             self._session.execute(f"TRUNCATE {table}")
 
     def drop(self) -> None:
@@ -129,6 +205,77 @@ class CassandraLog:
 
     def close(self) -> None:
         self._cluster.shutdown()
+
+
+class LogWriter:
+    """The writer of one partition's subjects for one lease epoch: it alone numbers their
+    events while it holds the lease, so it keeps each subject's head in memory (read once)."""
+
+    def __init__(self, log: CassandraLog, epoch: int) -> None:
+        self.log = log
+        self.epoch = epoch
+        self._heads: dict[str, int] = {}
+
+    def append(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
+        """Record `envelopes` in order (an id already recorded is not appended again: its
+        recorded envelope is returned); the envelopes as recorded."""
+        known = self.log.recorded_all([e["id"] for e in envelopes])
+        fresh = {e["subject"] for e, k in zip(envelopes, known, strict=True) if k is None}
+        unread = sorted(s for s in fresh if s not in self._heads)
+        for subject, rows in zip(unread, self.log._run_all(  # noqa: SLF001 - same module
+                [("tail", (s,)) for s in unread]), strict=True):
+            self._heads[subject] = _valid_head(rows)
+        recorded: list[Envelope] = []
+        new: dict[str, list[Envelope]] = {}
+        seen: dict[str, Envelope] = {}
+        for envelope, earlier in zip(envelopes, known, strict=True):
+            if earlier is None and envelope["id"] in seen:
+                earlier = seen[envelope["id"]]  # the same id twice in one append
+            if earlier is None:
+                subject = envelope["subject"]
+                earlier = {**envelope, "seq": self._heads[subject] + 1}
+                self._heads[subject] += 1
+                new.setdefault(subject, []).append(earlier)
+                seen[envelope["id"]] = earlier
+            recorded.append(earlier)
+        try:
+            self._write(new)
+        except BaseException:
+            for subject in new:  # what is in the log now is unknown: read the head again
+                self._heads.pop(subject, None)
+            raise
+        return recorded
+
+    def _write(self, new: dict[str, list[Envelope]]) -> None:
+        timestamp = stamp(self.epoch)
+        prepared = self.log._prepared  # noqa: SLF001 - same module
+        for subject, envelopes in new.items():
+            batch = BatchStatement(batch_type=BatchType.UNLOGGED)  # one partition: atomic
+            for e in envelopes:
+                batch.add(prepared["write"], (subject, e["seq"], self.epoch, e["id"],
+                                              json.dumps(e), timestamp))
+            calls: list[tuple[str, tuple[Any, ...]]] = [
+                ("write_id", (e["id"], subject, e["seq"], timestamp)) for e in envelopes]
+            if envelopes[0]["seq"] == 1:
+                calls.append(("write_subject", (subject,)))
+            self.log._write(batch, calls)  # noqa: SLF001 - same module
+
+    def adopt(self, subject: str, envelopes: Sequence[Envelope]) -> None:
+        """Write an earlier log's events as they were numbered (epoch 0)."""
+        if envelopes:
+            self._write({subject: list(envelopes)})
+
+
+def _valid_head(rows: Any) -> int:
+    tail = sorted(rows, key=lambda row: row.seq)
+    if not tail:
+        return 0
+    head, epoch = tail[0].seq, tail[0].epoch
+    for row in tail[1:]:
+        if row.seq != head + 1 or row.epoch < epoch:
+            break
+        head, epoch = row.seq, row.epoch
+    return int(head)
 
 
 def _body(text: str) -> Envelope:

@@ -190,6 +190,10 @@ class EmbeddedBus:
             if self._appends == seen:
                 self._appended.wait(_POLL_SECONDS)
 
+    def serve(self, stop: threading.Event, concurrency: int = 8) -> list[threading.Thread]:
+        """Nothing to run: publish numbers and records events itself (one writer, one file)."""
+        return []
+
     def close(self) -> None:
         for name in ("db", "db_positions"):
             db = getattr(self._local, name, None)

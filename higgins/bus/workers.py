@@ -19,15 +19,16 @@ Token = TypeVar("Token")
 
 class Workers(Generic[Token]):
     """`concurrency` threads taking envelopes in arrival order, except that an envelope waits
-    while an earlier one of its subject is in hand: a container's envelopes are handled in
-    order, one at a time, and any idle thread serves any other container. `work(token,
-    envelope)` does the handling and its acknowledgement; returning False stops the pool."""
+    while an earlier one of its key (its subject, unless the submitter names another) is in
+    hand: a container's envelopes are handled in order, one at a time, and any idle thread
+    serves any other container. `work(token, envelope)` does the handling and its
+    acknowledgement; returning False stops the pool."""
 
     def __init__(self, work: Callable[[Token, Envelope], bool], concurrency: int) -> None:
         self._work_one = work
         self.failed = False
         self._ready = threading.Condition()
-        self._pending: collections.deque[tuple[Token, Envelope]] = collections.deque()
+        self._pending: collections.deque[tuple[Token, Envelope, str]] = collections.deque()
         self._busy: set[str] = set()
         self._closed = False
         self._threads = [
@@ -37,15 +38,15 @@ class Workers(Generic[Token]):
         for thread in self._threads:
             thread.start()
 
-    def submit(self, token: Token, envelope: Envelope) -> None:
+    def submit(self, token: Token, envelope: Envelope, key: str | None = None) -> None:
         with self._ready:
-            self._pending.append((token, envelope))
+            self._pending.append((token, envelope, envelope["subject"] if key is None else key))
             self._ready.notify()
 
     def discard(self, keep: Callable[[Token], bool]) -> list[Token]:
         """Drop queued (not yet taken) envelopes whose token fails `keep`; their tokens."""
         with self._ready:
-            dropped = [token for token, _ in self._pending if not keep(token)]
+            dropped = [token for token, _, _ in self._pending if not keep(token)]
             self._pending = collections.deque(i for i in self._pending if keep(i[0]))
             return dropped
 
@@ -53,33 +54,32 @@ class Workers(Generic[Token]):
         with self._ready:
             return len(self._pending) + len(self._busy)
 
-    def _take(self) -> tuple[Token, Envelope] | None:
+    def _take(self) -> tuple[Token, Envelope, str] | None:
         with self._ready:
             while not self._closed:
                 waiting: set[str] = set()
-                for index, (token, envelope) in enumerate(self._pending):
-                    subject = envelope["subject"]
-                    if subject in self._busy or subject in waiting:
-                        waiting.add(subject)
+                for index, (token, envelope, key) in enumerate(self._pending):
+                    if key in self._busy or key in waiting:
+                        waiting.add(key)
                         continue
                     del self._pending[index]
-                    self._busy.add(subject)
-                    return token, envelope
+                    self._busy.add(key)
+                    return token, envelope, key
                 self._ready.wait()
             return None
 
-    def _release(self, subject: str) -> None:
+    def _release(self, key: str) -> None:
         with self._ready:
-            self._busy.discard(subject)
+            self._busy.discard(key)
             self._ready.notify_all()
 
     def _work(self) -> None:
         while (item := self._take()) is not None:
-            token, envelope = item
+            token, envelope, key = item
             try:
                 carry_on = self._work_one(token, envelope)
             finally:
-                self._release(envelope["subject"])
+                self._release(key)
             if not carry_on:
                 self.failed = True
                 return

@@ -19,10 +19,12 @@ _ROUTINE = frozenset({str(events.EventType.HOST_REPORTED)})
 
 class Processors:
     """fold: every event into the views. scheduler: place creates, route actions to hosts.
-    quotas: settle quota allocations against the views every `settle_interval` seconds."""
+    quotas: settle quota allocations against the views every `settle_interval` seconds.
+    log: what the bus needs done by a processor (RabbitMQ: number and record what publishers
+    sent; nothing on the embedded bus). Some process must run it: `all` does."""
 
     GROUPS = ("fold", "scheduler")  # event consumers (each a consumer group on the bus)
-    NAMES = (*GROUPS, "quotas")
+    NAMES = (*GROUPS, "quotas", "log")
 
     def __init__(self, bus: Bus, store: Store, service_down_time: float = 60.0,
                  quota: quotas.Defaults | None = None,
@@ -82,4 +84,6 @@ class Processors:
                                             daemon=True, name="processor-quotas"))
         for thread in threads:
             thread.start()
+        if "log" in names:
+            threads += self.bus.serve(stop, max(concurrency, 8))  # started by the bus
         return threads

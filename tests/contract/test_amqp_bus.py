@@ -1,6 +1,6 @@
-"""What only the RabbitMQ bus has: poison messages parked in the dead-letter queue, and events
-the broker delivered before (or without) their publisher's append being recorded by the
-consumer."""
+"""What only the RabbitMQ bus has: poison messages parked in the dead-letter queue, intake
+messages recorded without their publisher, and the Cassandra log's fencing of a deposed
+writer."""
 
 from __future__ import annotations
 
@@ -13,35 +13,25 @@ import kombu
 import pytest
 
 from higgins import events
-from higgins.bus.amqp import DEAD_LETTERS, EVENTS_EXCHANGE, AmqpBus, partition_of
+from higgins.bus.amqp import (
+    DEAD_LETTERS,
+    EVENTS_EXCHANGE,
+    INTAKE_EXCHANGE,
+    AmqpBus,
+    partition_of,
+)
 from higgins.bus.base import EVENTS
 from higgins.bus.cassandra_log import CassandraLog
-from tests.contract.test_bus import (  # noqa: F401 - amqp_url is a fixture
-    GROUPS,
-    PARTITIONS,
-    _purge,
-    amqp_url,
-    consume_until,
-    envelope,
-)
+from tests.contract.conftest import PARTITIONS
+from tests.contract.test_bus import consume_until, envelope
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.cassandra]
 
 
-@pytest.fixture
-def amqp_bus(amqp_url: str) -> Iterator[AmqpBus]:  # noqa: F811 - the imported fixture
-    log = CassandraLog("cassandra://127.0.0.1:9042/higgins_contract_log")
-    log.truncate()
-    bus = AmqpBus(amqp_url, log, GROUPS, partitions=PARTITIONS)
-    _purge(amqp_url)
-    yield bus
-    bus.close()
-
-
-def _raw(bus: AmqpBus, body: str, subject: str = "a") -> None:
+def _raw(bus: AmqpBus, body: str, subject: str = "a", exchange: str = EVENTS_EXCHANGE) -> None:
     with kombu.Connection(bus.url, transport_options={"confirm_publish": True}) as connection:
         kombu.Producer(connection.default_channel).publish(
-            body, exchange=EVENTS_EXCHANGE, routing_key=str(partition_of(subject, PARTITIONS)))
+            body, exchange=exchange, routing_key=str(partition_of(subject, PARTITIONS)))
 
 
 def _dead_letters(bus: AmqpBus) -> list[str]:
@@ -88,12 +78,60 @@ def test_an_envelope_whose_handler_keeps_failing_is_dead_lettered(amqp_bus: Amqp
     assert len(tries) == 5
 
 
-def test_an_event_the_publisher_never_appended_is_recorded_by_its_consumer(
+def test_an_intake_message_whose_publisher_is_gone_is_recorded_and_delivered(
         amqp_bus: AmqpBus) -> None:
-    """A publisher killed between the broker's confirm and the log append."""
+    """A publisher killed after the broker's confirm, before its answer: no reply queue."""
     orphan = envelope("orphan")
-    _raw(amqp_bus, json.dumps(orphan), subject="orphan")
-    assert amqp_bus.history("orphan") == []
+    _raw(amqp_bus, json.dumps([orphan]), subject="orphan", exchange=INTAKE_EXCHANGE)
     (handled,) = consume_until(amqp_bus, "c1", EVENTS, 1)
-    assert handled["seq"] == 1
+    assert (handled["id"], handled["seq"]) == (orphan["id"], 1)
     assert [e["id"] for e in amqp_bus.history("orphan")] == [orphan["id"]]
+
+
+def test_an_intake_message_that_is_no_list_of_envelopes_is_dead_lettered(
+        amqp_bus: AmqpBus) -> None:
+    _raw(amqp_bus, json.dumps(envelope("a")), exchange=INTAKE_EXCHANGE)  # one, not a list
+    recorded = amqp_bus.publish([envelope("a")])
+    assert recorded[0]["seq"] == 1
+    deadline = time.monotonic() + 10
+    while not (parked := _dead_letters(amqp_bus)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(parked) == 1
+
+
+@pytest.fixture
+def log() -> Iterator[CassandraLog]:
+    adapter = CassandraLog("cassandra://127.0.0.1:9042/higgins_contract_log")
+    adapter.truncate()
+    yield adapter
+    adapter.close()
+
+
+def test_a_deposed_writers_late_writes_are_not_part_of_the_log(log: CassandraLog) -> None:
+    first = log.writer(log.take_lease(0, "first"))
+    a1 = first.append([envelope("s", exit_code=1)])[0]
+    second = log.writer(log.take_lease(0, "second"))  # takes the partition over
+    a2 = second.append([envelope("s", exit_code=2)])[0]
+    assert (a1["seq"], a2["seq"]) == (1, 2)
+
+    late = envelope("s", exit_code=99)
+    first.append([late])  # believes the head is 1: writes seq 2 under the old epoch
+    first.append([envelope("s", exit_code=98)])  # and seq 3, above the new writer
+    assert [e["data"]["exit_code"] for e in log.history("s")] == [1, 2]
+    assert log.recorded(late["id"]) is None
+    assert log.head("s") == 2
+
+    a3 = second.append([envelope("s", exit_code=3)])[0]
+    assert a3["seq"] == 3
+    again = second.append([late])[0]  # the late event comes back to the owner
+    assert again["seq"] == 4
+    assert [e["data"]["exit_code"] for e in log.history("s")] == [1, 2, 3, 99]
+    assert [e["data"]["exit_code"] for e in log.history("s", after_seq=2)] == [3, 99]
+
+
+def test_a_new_writer_numbers_on_from_what_the_old_one_recorded(log: CassandraLog) -> None:
+    first = log.writer(log.take_lease(1, "first"))
+    recorded = first.append([envelope("t"), envelope("t")])
+    second = log.writer(log.take_lease(1, "second"))
+    assert second.append([recorded[1]]) == [recorded[1]]  # recorded already: not again
+    assert second.append([envelope("t")])[0]["seq"] == 3

@@ -8,50 +8,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import kombu
 import pytest
 
 from higgins import events
-from higgins.bus.amqp import AmqpBus
 from higgins.bus.base import EVENTS, Bus, command_stream
-from higgins.bus.cassandra_log import CassandraLog
 from higgins.bus.embedded import EmbeddedBus
-from tests.services import rabbitmq_vhost
-
-GROUPS = ("c1", "c2", "c3")
-PARTITIONS = 4
-
-
-@pytest.fixture(scope="session")
-def amqp_url() -> Iterator[str]:
-    with rabbitmq_vhost("contract") as url:
-        yield url
-
-
-def _purge(url: str) -> None:
-    """Empty the queues earlier tests left messages in (the vhost lives for the session)."""
-    names = [f"higgins.events.{g}.{p}" for g in GROUPS for p in range(PARTITIONS)]
-    with kombu.Connection(url) as connection:
-        channel = connection.channel()
-        for name in [*names, "higgins.commands.h1", "higgins.dead-letters"]:
-            try:
-                channel.queue_purge(name)
-            except connection.channel_errors:
-                channel = connection.channel()  # not declared yet: nothing to purge
 
 
 @pytest.fixture(params=["embedded", pytest.param(
     "amqp", marks=[pytest.mark.rabbitmq, pytest.mark.cassandra])])
 def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
-    adapter: EmbeddedBus | AmqpBus
     if request.param == "amqp":
-        url = request.getfixturevalue("amqp_url")
-        log = CassandraLog("cassandra://127.0.0.1:9042/higgins_contract_log")
-        log.truncate()
-        adapter = AmqpBus(url, log, GROUPS, partitions=PARTITIONS)
-        _purge(url)
-    else:
-        adapter = EmbeddedBus(tmp_path / "events.db")
+        yield request.getfixturevalue("amqp_bus")
+        return
+    adapter = EmbeddedBus(tmp_path / "events.db")
     yield adapter
     adapter.close()
 
@@ -149,3 +119,4 @@ def test_parallel_consumers_keep_each_subjects_order(bus: Bus) -> None:
     for subject in subjects:
         order = [e["data"]["exit_code"] for e in seen if e["subject"] == subject]
         assert order == list(range(10))
+

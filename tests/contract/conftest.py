@@ -1,0 +1,51 @@
+"""Fixtures shared by the contract suites: the RabbitMQ bus on its own vhost and a fresh log."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import kombu
+import pytest
+
+from higgins.bus.amqp import AmqpBus
+from higgins.bus.cassandra_log import CassandraLog
+from tests.services import rabbitmq_vhost
+
+GROUPS = ("c1", "c2", "c3")
+PARTITIONS = 4
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    with rabbitmq_vhost("contract") as url:
+        yield url
+
+
+def _purge(url: str) -> None:
+    """Empty the queues earlier tests left messages in (the vhost lives for the session)."""
+    names = [f"higgins.events.{g}.{p}" for g in GROUPS for p in range(PARTITIONS)]
+    names += [f"higgins.intake.{p}" for p in range(PARTITIONS)]
+    with kombu.Connection(url) as connection:
+        channel = connection.channel()
+        for name in [*names, "higgins.commands.h1", "higgins.dead-letters"]:
+            try:
+                channel.queue_purge(name)
+            except connection.channel_errors:
+                channel = connection.channel()  # not declared yet: nothing to purge
+
+
+@pytest.fixture
+def amqp_bus(amqp_url: str) -> Iterator[AmqpBus]:
+    """The RabbitMQ bus on a fresh log, its sequencers served (as `higgins processor` does)."""
+    log = CassandraLog("cassandra://127.0.0.1:9042/higgins_contract_log")
+    log.truncate()
+    adapter = AmqpBus(amqp_url, log, GROUPS, partitions=PARTITIONS)
+    _purge(amqp_url)
+    stop = threading.Event()
+    threads = adapter.serve(stop)
+    yield adapter
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+    adapter.close()
