@@ -284,7 +284,11 @@ def remove_host_containers(client: docker.DockerClient, host: str) -> None:
 def higgins(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
             docker_client: docker.DockerClient) -> Iterator[Higgins]:
     server = deployment(request.param, tmp_path_factory.mktemp(f"higgins-{request.param}"))
-    server.start()
+    try:
+        server.start()
+    except BaseException:
+        server.close()  # what did start must not outlive the session
+        raise
     # One deployment serves the whole session in noauth's default project, which would pass
     # Zun's default quotas; quotas are tested where they are set (test_quotas.py, clients).
     Api(server.url).call("PUT", f"/v1/quotas/{DEFAULT_PROJECT}",

@@ -68,7 +68,11 @@ FAULTS: dict[str, Callable[[Deployment], None]] = {
 @pytest.fixture
 def cluster(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Deployment]:
     deployment = Deployment(tmp_path)
-    deployment.start()
+    try:
+        deployment.start()
+    except BaseException:
+        deployment.close()  # what did start must not outlive the test
+        raise
     yield deployment
     deployment.close()
     remove_host_containers(docker_client, deployment.host)
