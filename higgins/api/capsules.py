@@ -118,7 +118,8 @@ def _reserve(project_id: str, members: list[dict[str, Any]]) -> None:
     reserved: list[str] = []
     try:
         for member in members:
-            quotas.reserve(project_id, member["uuid"], member.get("cpu"), member.get("memory"))
+            quotas.reserve(project_id, member["uuid"], member.get("cpu"), member.get("memory"),
+                           fresh=True)
             reserved.append(member["uuid"])
     except errors.ApiError:
         for uuid in reserved:

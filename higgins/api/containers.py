@@ -67,7 +67,7 @@ def create() -> Any:
     spec["name"] = spec["name"] or f"higgins-{new_uuid[:8]}"
     # Not given back if the publish fails: the event may be durable all the same (a lost
     # confirm), and an allocation with no container settles away on its own (processors/quotas).
-    quotas.reserve(caller.project_id, new_uuid, spec["cpu"], spec["memory"])
+    quotas.reserve(caller.project_id, new_uuid, spec["cpu"], spec["memory"], fresh=True)
     state = _record(services(),
                     request_envelope(EventType.CREATE_REQUESTED, new_uuid, caller, spec))
     response = flask.jsonify(_render(state))

@@ -45,11 +45,14 @@ def _reservations() -> Reservations:
     return found
 
 
-def reserve(project_id: str, uuid: str, cpu: float | None, memory: int | None) -> None:
+def reserve(project_id: str, uuid: str, cpu: float | None, memory: int | None,
+            fresh: bool = False) -> None:
     """Hold what container `uuid` needs against its project's quota, or answer 403 as Zun does
-    ("Quota exceeded for resources: [...]"). A resize replaces the container's allocation."""
+    ("Quota exceeded for resources: [...]"). A resize replaces the container's allocation;
+    `fresh`: `uuid` was made by this request (a create), so it holds nothing yet."""
     wanted = quotas.charge(cpu, memory, services().quota, time.time())
-    over = _reservations().change(project_id, Change(uuid, wanted, _limits(project_id)))
+    over = _reservations().change(project_id, Change(uuid, wanted, _limits(project_id),
+                                                     fresh=fresh))
     if over:
         raise errors.ApiError(403, "container.over_quota",
                               f"Quota exceeded for resources: {over}")

@@ -131,6 +131,7 @@ class Change:
     # (what the change expects `uuid` to hold now,): a settle made from an older read must
     # not undo a reservation that came in between; skipped if the allocation moved
     expects: tuple[Allocation | None] | None = None
+    fresh: bool = False  # `uuid` was made by this request: it holds nothing yet (no read)
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,9 @@ class CassandraStore:
         # see the outcome of every finished or half-finished lightweight transaction
         for name in ("usage", "held"):
             self._prepared[name].consistency_level = ConsistencyLevel.SERIAL
+        # each project's usage as this process last wrote it: the compare-and-set tries it
+        # first (no Paxos read); a lost round reads the database
+        self._usages: dict[str, tuple[int | None, Usage]] = {}
         self._upgrade_ledgers()
 
     @classmethod
@@ -208,6 +211,8 @@ class CassandraStore:
 
     def _held(self, project_id: str, uuids: Sequence[str]) -> dict[str, Allocation | None]:
         held: dict[str, Allocation | None] = dict.fromkeys(uuids)
+        if not held:
+            return held
         for row in self._run("held", project_id, list(held)):
             if row.held_cpu is not None:
                 held[row.uuid] = _allocation(row)
@@ -217,10 +222,14 @@ class CassandraStore:
                            changes: Sequence[Change]) -> list[list[str]]:
         """One conditional batch on the project's partition: the usage counters move from the
         version read to the next, and the touched allocations with them, or nothing does."""
-        for _ in range(_ROUNDS):
-            version, used = self._usage(project_id)
-            held = self._held(project_id, [c.uuid for c in changes])
+        for attempt in range(_ROUNDS):
+            cached = self._usages.get(project_id) if attempt == 0 else None
+            version, used = cached or self._usage(project_id)
+            held: dict[str, Allocation | None] = {c.uuid: None for c in changes if c.fresh}
+            held |= self._held(project_id, [c.uuid for c in changes if not c.fresh])
             admitted = quotas.admit(used, held, changes)
+            if cached is not None and (not admitted.changed or any(admitted.refusals)):
+                continue  # refused by what this process last wrote: ask the database
             if not admitted.changed:
                 return admitted.refusals
             batch = BatchStatement(batch_type=BatchType.UNLOGGED)
@@ -240,7 +249,9 @@ class CassandraStore:
             except cql.TRANSIENT as error:
                 raise StoreUnavailable(f"Cassandra is unavailable: {error}") from error
             if applied:
+                self._usages[project_id] = ((version or 0) + 1, admitted.usage)
                 return admitted.refusals
+            self._usages.pop(project_id, None)
         raise QuotaUnavailable(f"the quota of project {project_id} is changing too fast to "
                                "change it now; try again")
 

@@ -175,3 +175,26 @@ def test_concurrent_changes_take_exactly_the_quota(store: Store) -> None:
     assert sorted(map(tuple, answers)) == [()] * 5 + [("containers",)] * 7
     assert len(store.allocations("p")) == 5
     assert store.quota_usage("p").containers == 5
+
+
+def _another(store: Store, tmp_path: Path) -> Store:
+    """A second process's view of the same database."""
+    if isinstance(store, CassandraStore):
+        return CassandraStore(["127.0.0.1"], 9042, "higgins_contract")
+    return SqliteStore(tmp_path / "views.db")
+
+
+def test_changes_from_two_processes_are_all_counted(store: Store, tmp_path: Path) -> None:
+    other = _another(store, tmp_path)
+    limits = {"containers": 3, "memory": -1, "cpu": -1, "disk": -1}
+    try:
+        for book, uuid in ((store, "a"), (other, "b"), (store, "c"), (other, "d")):
+            change = Change(uuid, Allocation(1, 1, 0, 0), limits, fresh=True)
+            refused = book.change_allocations("p", [change])
+            assert refused == [[] if uuid != "d" else ["containers"]], uuid
+        assert store.quota_usage("p").containers == other.quota_usage("p").containers == 3
+        assert other.change_allocations("p", [Change("a", None)]) == [[]]
+        assert store.change_allocations("p", [Change("e", Allocation(1, 1, 0, 0), limits,
+                                                       fresh=True)]) == [[]]
+    finally:
+        other.close()
