@@ -45,6 +45,19 @@ def current_container(bus: Bus, store: Store, uuid: str) -> ContainerState | Non
                      containers.fold)
 
 
+def container_after(bus: Bus, store: Store, known: ContainerState | None,
+                    recorded: events.Envelope) -> ContainerState | None:
+    """The view once `recorded` (just published) is folded in: in memory and one write when
+    `known` is the state right before it (or it is the container's first event), else caught
+    up from the log (another event came in between)."""
+    if recorded["seq"] == (known.seq if known is not None else 0) + 1:
+        state = containers.fold(known, recorded)
+        if state is not None and state is not known:
+            _container_saver(store)(state)
+        return state
+    return current_container(bus, store, recorded["subject"])
+
+
 def current_host(bus: Bus, store: Store, name: str) -> HostState | None:
     return _catch_up(bus, events.host_subject(name), store.load_host(name), store.save_host,
                      hosts.fold)

@@ -46,11 +46,13 @@ def request_envelope(kind: EventType, subject: str, caller: Caller,
     )
 
 
-def _record(svc: Services, envelope: events.Envelope) -> ContainerState:
-    """Publish (durable before we answer), then fold it into the view the caller reads next."""
-    svc.bus.publish([envelope])
+def _record(svc: Services, envelope: events.Envelope,
+            known: ContainerState | None = None) -> ContainerState:
+    """Publish (durable before we answer), then fold it into the view the caller reads next
+    (`known`: the view the request decided on; None for a create)."""
+    (recorded,) = svc.bus.publish([envelope])
     flask.g.uuid = envelope["subject"]
-    state = folding.current_container(svc.bus, svc.store, envelope["subject"])
+    state = folding.container_after(svc.bus, svc.store, known, recorded)
     assert state is not None, "a recorded event always has a view"
     return state
 
@@ -148,7 +150,7 @@ def act_on(state: ContainerState, action: Action,
     if isinstance(decision, Refusal):
         raise errors.conflict(decision.detail)
     envelope = request_envelope(decision.type, decision.subject, current_caller(), decision.data)
-    return _record(services(), envelope)
+    return _record(services(), envelope, state)
 
 
 @blueprint.delete("/<ident>")
