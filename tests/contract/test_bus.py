@@ -120,3 +120,50 @@ def test_parallel_consumers_keep_each_subjects_order(bus: Bus) -> None:
         order = [e["data"]["exit_code"] for e in seen if e["subject"] == subject]
         assert order == list(range(10))
 
+
+def publish_concurrently(bus: Bus, work: list[list[list[events.Envelope]]]
+                         ) -> list[tuple[list[events.Envelope], list[events.Envelope]]]:
+    """Each worker's batches published in order from its own thread, every worker released at
+    once; each batch paired with what its publish returned."""
+    barrier = threading.Barrier(len(work))
+    answers: list[list[tuple[list[events.Envelope], list[events.Envelope]]]] = [[] for _ in work]
+    errors: list[BaseException] = []
+
+    def run(worker: int) -> None:
+        try:
+            barrier.wait(10)
+            for batch in work[worker]:
+                answers[worker].append((batch, bus.publish(batch)))
+        except BaseException as error:  # handed to the test's thread below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(len(work))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    return [pair for worker in answers for pair in worker]
+
+
+def test_concurrent_publishes_number_each_subject_from_one_without_gaps(bus: Bus) -> None:
+    shared = ["shared-a", "shared-b"]
+    work = [[[envelope(shared[n % 2], exit_code=n), envelope(f"own-{w}", exit_code=n)]
+             for n in range(8)] for w in range(8)]
+    answered = publish_concurrently(bus, work)
+    assert all([e["id"] for e in batch] == [e["id"] for e in got] for batch, got in answered)
+    recorded = [e for _, got in answered for e in got]
+    for subject in [*shared, *(f"own-{w}" for w in range(8))]:
+        mine = sorted((e for e in recorded if e["subject"] == subject), key=lambda e: e["seq"])
+        assert [e["seq"] for e in mine] == list(range(1, len(mine) + 1))
+        assert bus.history(subject) == mine
+
+
+def test_an_id_published_concurrently_is_recorded_once(bus: Bus) -> None:
+    repeated = envelope("a")
+    work = [[[repeated, envelope(f"own-{w}")], [repeated]] for w in range(8)]
+    answered = publish_concurrently(bus, work)
+    answers = [got[0] for _, got in answered]
+    assert all(answer == answers[0] for answer in answers)
+    assert answers[0]["seq"] == 1
+    assert bus.history("a") == [answers[0]]
