@@ -58,6 +58,7 @@ class Run:
     timeouts: int
     viewed: int
     view_wait_seconds: float
+    load: float  # 1-minute load average as wrk started: other work on the machine shows here
     sample: str
 
 
@@ -160,13 +161,14 @@ def measure(backend: str, held: int, connections: int, duration: float) -> Run:
         print(f"{backend}: {held} containers held after {fill_seconds:.1f} s"
               f"{f' ({held / fill_seconds:.0f}/s, {retried} retried 503s)' if held else ''}; "
               f"wrk, {connections} connections, {duration:g} s", file=sys.stderr)
+        load = os.getloadavg()[0]
         figures = run_wrk(server.url, connections, duration)
         viewed, waited = wait_for_views(server.url, held + int(figures["acks"]))
     return Run(backend, held, connections, fill_seconds, int(figures["acks"]),
                int(figures["other"]), figures["seconds"], figures["acks"] / figures["seconds"],
                figures["p50_us"] / 1000, figures["p99_us"] / 1000, figures["max_us"] / 1000,
                int(figures["socket_errors"]), int(figures["timeouts"]), viewed - held, waited,
-               figures["sample"])
+               load, figures["sample"])
 
 
 def _met(ok: bool) -> str:
@@ -176,13 +178,14 @@ def _met(ok: bool) -> str:
 def table(runs: list[Run]) -> list[str]:
     lines = [f"{'backend':<9} {'held':>6} {'conns':>5} {'fill s':>7} {'acks/s':>8} "
              f"{'p50 ms':>7} {'p99 ms':>7} {'non-202':>7} {'errors':>6} {'acked':>6} "
-             f"{'viewed':>6} {'wait s':>6}"]
+             f"{'viewed':>6} {'wait s':>6} {'load':>5}"]
     lines += [f"{r.backend:<9} {r.held:>6} {r.connections:>5} {r.fill_seconds:>7.1f} "
               f"{r.acks_per_s:>8.1f} {r.p50_ms:>7.1f} {r.p99_ms:>7.1f} {r.other:>7} "
               f"{r.socket_errors + r.timeouts:>6} {r.acks:>6} {r.viewed:>6} "
-              f"{r.view_wait_seconds:>6.1f}" for r in runs]
+              f"{r.view_wait_seconds:>6.1f} {r.load:>5.1f}" for r in runs]
     lines.append("acked: 202s wrk saw; viewed: the list's growth over the held count, which "
-                 "may exceed acked by up to the connections (creates in flight when wrk stopped)")
+                 "may exceed acked by up to the connections (creates in flight when wrk stopped); "
+                 "load: the 1-minute load average as wrk started")
     lines += [f"first non-202 ({r.backend}, held {r.held}, {r.connections} connections): "
               f"{r.sample}" for r in runs if r.sample]
     return lines
