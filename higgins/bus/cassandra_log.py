@@ -122,6 +122,14 @@ class CassandraLog:
 
     def recorded_all(self, event_ids: Sequence[str]) -> list[Envelope | None]:
         places = [rows.one() for rows in self._run_all([("by_id", (i,)) for i in event_ids])]
+        return self._in_slots(event_ids, places)
+
+    def recorded_at(self, envelopes: Sequence[Envelope], places: Sequence[Any],
+                    ) -> list[Envelope | None]:
+        """`recorded_all` from the `by_id` rows already read for `envelopes`."""
+        return self._in_slots([e["id"] for e in envelopes], places)
+
+    def _in_slots(self, event_ids: Sequence[str], places: Sequence[Any]) -> list[Envelope | None]:
         found = [p for p in places if p is not None]
         slots = iter(self._run_all([("slot", (p.subject, p.seq)) for p in found]))
         recorded: list[Envelope | None] = []
@@ -219,12 +227,13 @@ class LogWriter:
     def append(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
         """Record `envelopes` in order (an id already recorded is not appended again: its
         recorded envelope is returned); the envelopes as recorded."""
-        known = self.log.recorded_all([e["id"] for e in envelopes])
-        fresh = {e["subject"] for e, k in zip(envelopes, known, strict=True) if k is None}
-        unread = sorted(s for s in fresh if s not in self._heads)
-        for subject, rows in zip(unread, self.log._run_all(  # noqa: SLF001 - same module
-                [("tail", (s,)) for s in unread]), strict=True):
+        # the ids' places and the heads not yet known, in one round trip
+        unread = sorted({e["subject"] for e in envelopes} - set(self._heads))
+        answers = self.log._run_all(  # noqa: SLF001 - same module
+            [("tail", (s,)) for s in unread] + [("by_id", (e["id"],)) for e in envelopes])
+        for subject, rows in zip(unread, answers, strict=False):
             self._heads[subject] = _valid_head(rows)
+        known = self.log.recorded_at(envelopes, [rows.one() for rows in answers[len(unread):]])
         recorded: list[Envelope] = []
         new: dict[str, list[Envelope]] = {}
         seen: dict[str, Envelope] = {}
