@@ -17,7 +17,7 @@ from cassandra.concurrent import execute_concurrent_with_args
 from higgins import events
 from higgins.bus.base import EVENTS
 from higgins.bus.embedded import EmbeddedBus
-from higgins.runtime.processing import Processors
+from higgins.runtime.processing import FOLD_BATCH, Processors
 from higgins.store.base import Store
 from higgins.store.cassandra import CassandraStore
 from higgins.store.sqlite import SqliteStore
@@ -54,7 +54,8 @@ def fold_all(bus: EmbeddedBus, store: Store, total: int, concurrency: int) -> fl
     stop = threading.Event()
     started = time.monotonic()
     thread = threading.Thread(target=bus.consume,
-                              args=(consumer, EVENTS, processors.fold, stop, concurrency))
+                              args=(consumer, EVENTS, processors.fold, stop, concurrency,
+                                    FOLD_BATCH))
     thread.start()
     last = max(p for p, _ in bus.read(EVENTS, 0, limit=10**9))
     while bus.committed(consumer, EVENTS) < last:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 from higgins import events, settling
 from higgins.bus.base import Bus
@@ -17,6 +17,18 @@ from higgins.processors.model import CapsuleState, ContainerState, HostState, Im
 from higgins.store.base import Store
 
 T = TypeVar("T", ContainerState, HostState, ImageState, CapsuleState)
+View = ContainerState | HostState | ImageState | CapsuleState
+
+
+def state_subject(state: View) -> str:
+    """The log subject a view folds."""
+    if isinstance(state, HostState):
+        return events.host_subject(state.name)
+    if isinstance(state, ImageState):
+        return events.image_subject(state.uuid)
+    if isinstance(state, CapsuleState):
+        return events.capsule_subject(state.uuid)
+    return state.uuid
 Fold = Callable[[T | None, events.Envelope], T | None]
 
 
@@ -86,6 +98,10 @@ class _Remembered(Generic[T]):
         with self._lock:
             return self._states.get(subject)
 
+    def forget(self, subject: str) -> None:
+        with self._lock:
+            self._states.pop(subject, None)
+
     def keep(self, subject: str, state: T) -> None:
         with self._lock:
             known = self._states.get(subject)
@@ -132,6 +148,45 @@ class Folds:
         uuid = capsules.uuid_of(envelope["subject"])
         return self._apply(envelope, self._capsules, lambda: self._store.load_capsule(uuid),
                            self._store.save_capsule, capsules.fold)
+
+    def batch(self, envelopes: Sequence[events.Envelope]) -> None:
+        """Fold a batch in memory (each subject's events in order, with the same folds), then
+        save each subject's last state once, all in one pipelined write (store.save_all);
+        Deleted containers release their quota first. If the writes fail, what this batch
+        remembered is forgotten, so its redelivery folds it again."""
+        pending: dict[str, View] = {}
+        kinds: list[tuple[_Remembered[Any], str]] = []
+
+        def later(state: View) -> None:
+            pending[state_subject(state)] = state
+
+        try:
+            for envelope in envelopes:
+                subject = envelope["subject"]
+                remembered, load, fold = self._kind(subject)
+                kinds.append((remembered, subject))
+                self._apply(envelope, remembered, load, later, fold)
+            for state in pending.values():
+                if isinstance(state, ContainerState):
+                    settling.release_if_deleted(self._store, state)
+            self._store.save_all(list(pending.values()))
+        except BaseException:
+            for remembered, subject in kinds:
+                remembered.forget(subject)
+            raise
+
+    def _kind(self, subject: str) -> tuple[_Remembered[Any], Callable[[], Any], Fold[Any]]:
+        kind = events.subject_kind(subject)
+        if kind == "host":
+            name = subject.removeprefix(events.HOST_SUBJECT_PREFIX)
+            return self._hosts, lambda: self._store.load_host(name), hosts.fold
+        if kind == "image":
+            uuid = images.uuid_of(subject)
+            return self._images, lambda: self._store.load_image(uuid), images.fold
+        if kind == "capsule":
+            uuid = capsules.uuid_of(subject)
+            return self._capsules, lambda: self._store.load_capsule(uuid), capsules.fold
+        return self._containers, lambda: self._store.load_container(subject), containers.fold
 
     def any(self, envelope: events.Envelope) -> object:
         """The event folded into whichever view its subject has."""

@@ -16,7 +16,7 @@ from higgins import events, folding, publishing
 from higgins.agents import image_commands, reconcile, stats
 from higgins.agents.docker_driver import DockerDriver, DriverError
 from higgins.agents.reconcile import Observed, Tracked
-from higgins.bus.base import Bus, command_stream
+from higgins.bus.base import Bus, command_stream, each
 from higgins.events import CommandType, EventType
 from higgins.processors.model import Outcome, Status
 from higgins.store.base import Store
@@ -92,7 +92,7 @@ class Agent:
                              daemon=True, name="agent-report"),
             threading.Thread(target=self._bus.consume, daemon=True, name=f"agent-{self.host}",
                              args=(f"agent.{self.host}", command_stream(self.host),
-                                   self.handle, stop, concurrency)),
+                                   each(self.handle), stop, concurrency)),
             threading.Thread(target=self._watch, args=(stop,), daemon=True, name="agent-watch"),
         ]
         for thread in threads:

@@ -42,7 +42,7 @@ import kombu
 
 from higgins import events as ev
 from higgins.bus.amqp_consuming import MEMBER_TTL_SECONDS, Consumer, Delivery
-from higgins.bus.base import EVENTS, BusUnavailable, Handler
+from higgins.bus.base import EVENTS, BatchHandler, BusUnavailable
 from higgins.bus.cassandra_log import CassandraLog
 from higgins.bus.replies import Replies, Waiter
 from higgins.bus.sequencing import INTAKE_PREFIX, Sequencer, intake_body, parse_intake
@@ -59,6 +59,7 @@ COMMAND_PREFIX = "commands."
 SEQUENCER_GROUP = "sequencer"
 
 _PUBLISH_DEADLINE_SECONDS = 30.0
+_SEQUENCER_BATCH = 64  # intake messages recorded in one append (whatever is queued)
 # How long a publisher waits for its answer before it looks in the log itself (the answer
 # may be lost with a reply connection, or the sequencer may be taking the partition over).
 _ANSWER_PATIENCE_SECONDS = 0.5
@@ -227,7 +228,8 @@ class AmqpBus:
             return self.log.heartbeat(SEQUENCER_GROUP, member, MEMBER_TTL_SECONDS)
 
         consumer = Consumer(self.url, self._intake_queues(), sequencer.handle, stop,
-                            concurrency, self.prefetch, membership, member, parse_intake)
+                            concurrency, self.prefetch, membership, member, parse_intake,
+                            max_batch=_SEQUENCER_BATCH)
         sequencer.consumer = consumer
         thread = threading.Thread(target=consumer.run, daemon=True, name="bus-sequencer")
         thread.start()
@@ -245,8 +247,8 @@ class AmqpBus:
 
     # -- consuming -----------------------------------------------------------------------
 
-    def consume(self, consumer: str, stream: str, handler: Handler, stop: threading.Event,
-                concurrency: int = 1) -> None:
+    def consume(self, consumer: str, stream: str, handler: BatchHandler,
+                stop: threading.Event, concurrency: int = 1, max_batch: int = 1) -> None:
         """Events arrive as their sequencer recorded them (with their seq): no read-back."""
         if stream == EVENTS:
             queues = self._event_queues(consumer)
@@ -258,11 +260,11 @@ class AmqpBus:
             def membership() -> list[str]:
                 return self.log.heartbeat(consumer, member, MEMBER_TTL_SECONDS)
 
-        def handle(delivery: Delivery) -> None:
-            handler(delivery.payload)
+        def handle(deliveries: list[Delivery]) -> None:
+            handler([delivery.payload for delivery in deliveries])
 
         Consumer(self.url, queues, handle, stop, concurrency, self.prefetch,
-                 membership, member).run()
+                 membership, member, max_batch=max_batch).run()
 
     def close(self) -> None:
         self._replies.close()

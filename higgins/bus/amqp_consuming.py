@@ -54,7 +54,7 @@ def one_envelope(body: Any) -> tuple[Envelope, Envelope, str | None]:
 
 
 Parse = Callable[[Any], tuple[Any, Envelope, str | None]]
-DeliveryHandler = Callable[[Delivery], None]
+DeliveryHandler = Callable[[list[Delivery]], None]
 
 
 _REBALANCE_SECONDS = 2.0
@@ -74,12 +74,13 @@ class Consumer:
     cancels, returns what it held, and subscribes again at the back of the line.
 
     `parse` makes each body into a payload and the envelope whose subject orders it (or an
-    explicit key); `handler` gets the Delivery once its key's earlier ones are handled."""
+    explicit key); `handler` gets batches of up to `max_batch` Deliveries, each once its key's
+    earlier ones are handled."""
 
     def __init__(self, url: str, queues: list[kombu.Queue], handler: DeliveryHandler,
                  stop: threading.Event, concurrency: int, prefetch: int,
                  membership: Callable[[], list[str]] | None = None, member: str = "",
-                 parse: Parse = one_envelope) -> None:
+                 parse: Parse = one_envelope, max_batch: int = 1) -> None:
         self._url = url
         self._queues = queues
         self._handler = handler
@@ -92,7 +93,7 @@ class Consumer:
         self._member = member
         self._generation = 0
         self._done: queue.SimpleQueue[tuple[Delivery, bool]] = queue.SimpleQueue()
-        self._workers: Workers[Delivery] = Workers(self._work, concurrency)
+        self._workers: Workers[Delivery] = Workers(self._work, concurrency, max_batch)
         self._active: set[str] = set()  # queues this process received from since subscribing
         self._in_hand: collections.Counter[str] = collections.Counter()
         self._handing: dict[str, list[Message]] = {}  # queue -> held back while handing off
@@ -219,7 +220,24 @@ class Consumer:
 
     # -- handling and acknowledging --------------------------------------------------------
 
-    def _work(self, delivery: Delivery, envelope: Envelope) -> bool:
+    def _work(self, batch: list[tuple[Delivery, Envelope]]) -> bool:
+        """Handle a batch; if it keeps failing for a reason other than a service being away,
+        each of its deliveries alone, so only the poison among them is dead-lettered."""
+        handled = self._try(batch)
+        if handled is None:
+            return False  # stopped while retrying: left unacknowledged, delivered again
+        if handled or len(batch) == 1:
+            for delivery, envelope in batch:
+                if not handled:
+                    LOG.error("dead-lettered %s %s after %d failed tries", envelope["type"],
+                              envelope["id"], _POISON_TRIES,
+                              extra={"event_id": envelope["id"], "uuid": envelope["subject"]})
+                self._done.put((delivery, handled))
+            return True
+        return all(self._work([one]) for one in batch)
+
+    def _try(self, batch: list[tuple[Delivery, Envelope]]) -> bool | None:
+        """True: handled; False: poison; None: stopped while retrying."""
         poisoned = False
 
         def gives_up(error: Exception, tries: int) -> bool:
@@ -227,19 +245,12 @@ class Consumer:
             poisoned = tries >= _POISON_TRIES and not isinstance(error, TRANSIENT)
             return poisoned
 
-        def handle(_: Envelope) -> None:
-            self._handler(delivery)
+        def handle(_: object) -> None:
+            self._handler([delivery for delivery, _ in batch])
 
-        if handle_until_done(handle, envelope, self._stop, gives_up):
-            self._done.put((delivery, True))
+        if handle_until_done(handle, [envelope for _, envelope in batch], self._stop, gives_up):
             return True
-        if poisoned:
-            LOG.error("dead-lettered %s %s after %d failed tries", envelope["type"],
-                      envelope["id"], _POISON_TRIES,
-                      extra={"event_id": envelope["id"], "uuid": envelope["subject"]})
-            self._done.put((delivery, False))
-            return True
-        return False  # stopped while retrying: left unacknowledged, delivered again
+        return False if poisoned else None
 
     def _acknowledge(self) -> None:
         while True:

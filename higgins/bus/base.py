@@ -17,6 +17,19 @@ def command_stream(host: str) -> str:
 
 
 Handler = Callable[[Envelope], None]
+# A batch: envelopes in delivery order, each subject's in its order; handled as a whole (its
+# effects committed) before any of it is acknowledged. A single event is a batch of one.
+BatchHandler = Callable[[Sequence[Envelope]], None]
+
+
+def each(handler: Handler) -> BatchHandler:
+    """A batch handler that hands the envelopes to `handler` one by one, in order."""
+
+    def handle(batch: Sequence[Envelope]) -> None:
+        for envelope in batch:
+            handler(envelope)
+
+    return handle
 
 
 class BusUnavailable(ServiceUnavailable):
@@ -40,14 +53,17 @@ class Bus(Protocol):
         self,
         consumer: str,
         stream: str,
-        handler: Handler,
+        handler: BatchHandler,
         stop: threading.Event,
         concurrency: int = 1,
+        max_batch: int = 1,
     ) -> None:
-        """Deliver the stream to `handler` until `stop` is set, resuming after the consumer's
-        committed position. One subject's envelopes are handled in order, one at a time; a
-        position is committed only once it and everything before it was handled (at-least-once:
-        after a crash, uncommitted envelopes are delivered again)."""
+        """Deliver the stream to `handler` in batches of up to `max_batch` (what is there: no
+        waiting for more) on `concurrency` workers until `stop` is set, resuming after the
+        consumer's committed position. One subject's envelopes are handled in order and never
+        in two batches at once; a batch is acknowledged (its position committed) only once
+        the handler returned, and a position only once everything before it was handled
+        (at-least-once: after a crash, unacknowledged envelopes are delivered again)."""
 
     def serve(self, stop: threading.Event, concurrency: int = 8) -> list[threading.Thread]:
         """Start what this bus needs a processor process to run (the RabbitMQ bus: its log's

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from higgins import events as ev
-from higgins.bus.base import EVENTS, Handler
+from higgins.bus.base import EVENTS, BatchHandler
 from higgins.bus.grouping import GroupCommit
 from higgins.bus.workers import Workers, handle_until_done
 from higgins.events import Envelope
@@ -158,19 +158,21 @@ class EmbeddedBus:
         self,
         consumer: str,
         stream: str,
-        handler: Handler,
+        handler: BatchHandler,
         stop: threading.Event,
         concurrency: int = 1,
+        max_batch: int = 1,
     ) -> None:
         progress = _Progress(self.committed(consumer, stream),
                              lambda position: self.commit(consumer, stream, position))
-        def work(position: int, envelope: Envelope) -> bool:
-            if not handle_until_done(handler, envelope, stop):
+
+        def work(batch: list[tuple[int, Envelope]]) -> bool:
+            if not handle_until_done(handler, [envelope for _, envelope in batch], stop):
                 return False  # stopped while retrying: leave it uncommitted
-            progress.finished(position)
+            progress.finished([position for position, _ in batch])
             return True
 
-        workers: Workers[int] = Workers(work, concurrency)
+        workers: Workers[int] = Workers(work, concurrency, max_batch)
         read_up_to = progress.committed
         try:
             while not stop.is_set() and not workers.failed:
@@ -220,9 +222,10 @@ class _Progress:
         with self._lock:
             self._pending[position] = False
 
-    def finished(self, position: int) -> None:
+    def finished(self, positions: list[int]) -> None:
         with self._lock:
-            self._pending[position] = True
+            for position in positions:
+                self._pending[position] = True
             advanced = None
             while self._pending and self._pending[next(iter(self._pending))]:
                 advanced, _ = self._pending.popitem(last=False)

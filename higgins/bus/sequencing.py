@@ -60,21 +60,33 @@ class Sequencer:
         self._writers: dict[str, tuple[tuple[int, int], LogWriter]] = {}
         self.consumer: Consumer | None = None
 
-    def handle(self, delivery: Delivery) -> None:
-        envelopes: list[Envelope] = delivery.payload
-        writer = self._writer(delivery)
-        recorded = writer.append(envelopes)
+    def handle(self, deliveries: list[Delivery]) -> None:
+        """Record a batch: the messages of one queue and subscription in one append (one round
+        of reads and one of writes), then each message's envelopes handed on and answered."""
+        runs: dict[tuple[str, int, int], list[Delivery]] = {}
+        for delivery in deliveries:
+            runs.setdefault((delivery.queue, delivery.generation, delivery.subscription),
+                            []).append(delivery)
+        for run in runs.values():
+            self._record(run)
+
+    def _record(self, run: list[Delivery]) -> None:
+        recorded = self._writer(run[0]).append([e for d in run for e in d.payload])
         assert self.consumer is not None
-        if not self.consumer.current(delivery):
-            # deposed meanwhile: the next writer records and publishes this message again
-            LOG.warning("lost %s while appending; leaving it to its next owner", delivery.queue)
+        if not self.consumer.current(run[0]):
+            # deposed meanwhile: the next writer records and publishes these again
+            LOG.warning("lost %s while appending; leaving it to its next owner", run[0].queue)
             return
         for envelope in recorded:
             self._publish_recorded(envelope)
-        properties = delivery.message.properties
-        if properties.get("reply_to"):
-            self._answer(properties["reply_to"], str(properties.get("correlation_id")),
-                         recorded)
+        start = 0
+        for delivery in run:
+            mine = recorded[start:start + len(delivery.payload)]
+            start += len(delivery.payload)
+            properties = delivery.message.properties
+            if properties.get("reply_to"):
+                self._answer(properties["reply_to"], str(properties.get("correlation_id")),
+                             mine)
 
     def _writer(self, delivery: Delivery) -> LogWriter:
         held = (delivery.generation, delivery.subscription)

@@ -1,15 +1,15 @@
-"""EDGE: worker threads shared by the bus adapters: envelopes handled in arrival order, except
-that one subject's envelopes are handled one at a time, in order."""
+"""EDGE: worker threads shared by the bus adapters: envelopes handled in arrival order and in
+batches, except that one subject's envelopes are handled in order, never two at once."""
 
 from __future__ import annotations
 
 import collections
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-from higgins.bus.base import Handler
+from higgins.bus.base import BatchHandler
 from higgins.events import Envelope
 
 LOG = logging.getLogger(__name__)
@@ -17,15 +17,22 @@ LOG = logging.getLogger(__name__)
 Token = TypeVar("Token")
 
 
+Item = tuple[Token, Envelope]
+
+
 class Workers(Generic[Token]):
     """`concurrency` threads taking envelopes in arrival order, except that an envelope waits
     while an earlier one of its key (its subject, unless the submitter names another) is in
-    hand: a container's envelopes are handled in order, one at a time, and any idle thread
-    serves any other container. `work(token, envelope)` does the handling and its
-    acknowledgement; returning False stops the pool."""
+    hand: a container's envelopes are handled in order, and any idle thread serves any other
+    container. A thread takes up to `max_batch` envelopes at once (whatever is queued and free:
+    no waiting for more), so under load work comes in batches and a lone envelope is a batch
+    of one. `work(batch)` does the handling and the acknowledgements; returning False stops
+    the pool."""
 
-    def __init__(self, work: Callable[[Token, Envelope], bool], concurrency: int) -> None:
-        self._work_one = work
+    def __init__(self, work: Callable[[list[Item[Token]]], bool], concurrency: int,
+                 max_batch: int = 1) -> None:
+        self._work_batch = work
+        self._max_batch = max(1, max_batch)
         self.failed = False
         self._ready = threading.Condition()
         self._pending: collections.deque[tuple[Token, Envelope, str]] = collections.deque()
@@ -54,32 +61,39 @@ class Workers(Generic[Token]):
         with self._ready:
             return len(self._pending) + len(self._busy)
 
-    def _take(self) -> tuple[Token, Envelope, str] | None:
+    def _take(self) -> list[tuple[Token, Envelope, str]] | None:
+        """The next batch: queued envelopes in order whose key nobody holds, none after one of
+        its key that stays behind (so each key's order holds), up to max_batch."""
         with self._ready:
             while not self._closed:
-                waiting: set[str] = set()
-                for index, (token, envelope, key) in enumerate(self._pending):
-                    if key in self._busy or key in waiting:
-                        waiting.add(key)
-                        continue
-                    del self._pending[index]
-                    self._busy.add(key)
-                    return token, envelope, key
+                taken: list[tuple[Token, Envelope, str]] = []
+                behind: set[str] = set()
+                kept: collections.deque[tuple[Token, Envelope, str]] = collections.deque()
+                for item in self._pending:
+                    key = item[2]
+                    if key in self._busy or key in behind or len(taken) >= self._max_batch:
+                        behind.add(key)
+                        kept.append(item)
+                    else:
+                        taken.append(item)
+                if taken:
+                    self._pending = kept
+                    self._busy.update(key for _, _, key in taken)
+                    return taken
                 self._ready.wait()
             return None
 
-    def _release(self, key: str) -> None:
+    def _release(self, keys: set[str]) -> None:
         with self._ready:
-            self._busy.discard(key)
+            self._busy.difference_update(keys)
             self._ready.notify_all()
 
     def _work(self) -> None:
-        while (item := self._take()) is not None:
-            token, envelope, key = item
+        while (taken := self._take()) is not None:
             try:
-                carry_on = self._work_one(token, envelope)
+                carry_on = self._work_batch([(token, envelope) for token, envelope, _ in taken])
             finally:
-                self._release(key)
+                self._release({key for _, _, key in taken})
             if not carry_on:
                 self.failed = True
                 return
@@ -93,21 +107,22 @@ class Workers(Generic[Token]):
             thread.join(timeout=30)
 
 
-def handle_until_done(handler: Handler, envelope: Envelope, stop: threading.Event,
+def handle_until_done(handler: BatchHandler, batch: Sequence[Envelope], stop: threading.Event,
                       gives_up: Callable[[Exception, int], bool] = lambda error, tries: False,
                       ) -> bool:
-    """Retry a failing handler (a store, broker or Docker hiccup) rather than skip the envelope:
+    """Retry a failing handler (a store, broker or Docker hiccup) rather than skip the batch:
     skipping would lose an acknowledged command. False when stopped while retrying, or when
-    `gives_up(error, tries)` says the envelope is poison."""
+    `gives_up(error, tries)` says the batch is poison."""
     delay = 0.1
     tries = 0
     while True:
         try:
-            handler(envelope)
+            handler(batch)
             return True
         except Exception as error:  # noqa: BLE001 - every failure is retried or parked
             tries += 1
-            LOG.exception("handler failed; retrying", extra={"event_id": envelope["id"]})
+            LOG.exception("handler failed; retrying", extra={
+                "event_id": batch[0]["id"], "batch": len(batch)})
             if gives_up(error, tries) or stop.wait(delay):
                 return False
             delay = min(delay * 2, 5.0)

@@ -6,15 +6,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 
 from higgins import events, folding, publishing, settling
-from higgins.bus.base import EVENTS, Bus
+from higgins.bus.base import EVENTS, BatchHandler, Bus, each
 from higgins.faults import ServiceUnavailable
 from higgins.processors import capsules, images, quotas, scheduling
 from higgins.store.base import Store
 
 LOG = logging.getLogger(__name__)
 _ROUTINE = frozenset({str(events.EventType.HOST_REPORTED)})
+FOLD_BATCH = 256  # events the fold takes at once when they are queued (no waiting for more)
 
 
 class Processors:
@@ -36,13 +38,15 @@ class Processors:
         self.settle_interval = settle_interval
         self._folds = folding.Folds(bus, store)
 
-    def fold(self, envelope: events.Envelope) -> None:
-        # an agent's heartbeat every report_interval is routine: not for the console
-        level = logging.DEBUG if envelope["type"] in _ROUTINE else logging.INFO
-        LOG.log(level, "event %s", envelope["type"], extra={
-            "uuid": envelope["subject"], "event_id": envelope["id"],
-            "request_id": envelope["request_id"], "event_type": envelope["type"]})
-        self._folds.any(envelope)
+    def fold(self, batch: Sequence[events.Envelope]) -> None:
+        """A batch into the views: folded in memory, each subject's view written once."""
+        for envelope in batch:
+            # an agent's heartbeat every report_interval is routine: not for the console
+            level = logging.DEBUG if envelope["type"] in _ROUTINE else logging.INFO
+            LOG.log(level, "event %s", envelope["type"], extra={
+                "uuid": envelope["subject"], "event_id": envelope["id"],
+                "request_id": envelope["request_id"], "event_type": envelope["type"]})
+        self._folds.batch(batch)
 
     def schedule(self, envelope: events.Envelope) -> None:
         kind = events.subject_kind(envelope["subject"])
@@ -72,10 +76,12 @@ class Processors:
             concurrency: int = 1) -> list[threading.Thread]:
         """Consume the event stream with `concurrency` workers per processor (one container's
         events are still handled one at a time, in order)."""
-        handlers = {"fold": self.fold, "scheduler": self.schedule}
+        handlers: dict[str, tuple[BatchHandler, int]] = {
+            "fold": (self.fold, FOLD_BATCH), "scheduler": (each(self.schedule), 1)}
         threads = [
             threading.Thread(target=self.bus.consume,
-                             args=(name, EVENTS, handlers[name], stop, concurrency),
+                             args=(name, EVENTS, handlers[name][0], stop, concurrency,
+                                   handlers[name][1]),
                              daemon=True, name=f"processor-{name}")
             for name in names if name in handlers
         ]

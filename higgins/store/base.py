@@ -88,4 +88,9 @@ class Store(QuotaBook, Protocol):
     def find_capsules(self, project_id: str | None = None) -> list[CapsuleState]:
         """Capsules (of one project, or all when None), oldest first (created_at, then uuid)."""
 
+    def save_all(self, states: Sequence[ContainerState | HostState | ImageState | CapsuleState],
+                 ) -> None:
+        """Save each as its save_* would (highest seq wins), all at once: one transaction, or
+        every write sent before any is awaited."""
+
     def close(self) -> None: ...

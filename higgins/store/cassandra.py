@@ -135,9 +135,7 @@ class CassandraStore:
         return records.container_state(json.loads(row.body)) if row else None
 
     def save_container(self, state: ContainerState) -> None:
-        body = json.dumps(records.container_record(state))
-        self._run("save_container", state.uuid, state.project_id, state.name,
-                  str(state.status), state.seq, body, state.seq)
+        self.save_all([state])
 
     def find_containers(
         self, project_id: str | None = None, name: str | None = None
@@ -154,8 +152,7 @@ class CassandraStore:
         return records.host_state(json.loads(row.body)) if row else None
 
     def save_host(self, state: HostState) -> None:
-        self._run("save_host", state.name, state.seq, json.dumps(records.host_record(state)),
-                  state.seq)
+        self.save_all([state])
 
     def list_hosts(self) -> list[HostState]:
         hosts = [records.host_state(json.loads(row.body)) for row in self._run("all_hosts")]
@@ -166,8 +163,7 @@ class CassandraStore:
         return records.image_state(json.loads(row.body)) if row else None
 
     def save_image(self, state: ImageState) -> None:
-        self._run("save_image", state.uuid, state.seq, json.dumps(records.image_record(state)),
-                  state.seq)
+        self.save_all([state])
 
     def list_images(self) -> list[ImageState]:
         return records.live_images([records.image_state(json.loads(row.body))
@@ -178,14 +174,24 @@ class CassandraStore:
         return records.capsule_state(json.loads(row.body)) if row else None
 
     def save_capsule(self, state: CapsuleState) -> None:
-        self._run("save_capsule", state.uuid, state.project_id, state.seq,
-                  json.dumps(records.capsule_record(state)), state.seq)
+        self.save_all([state])
 
     def find_capsules(self, project_id: str | None = None) -> list[CapsuleState]:
         rows = self._run("project_capsules", project_id) if project_id is not None \
             else self._run("all_capsules")
         return records.oldest_first([records.capsule_state(json.loads(row.body))
                                      for row in rows])
+
+    def save_all(self, states: Sequence[ContainerState | HostState | ImageState | CapsuleState],
+                 ) -> None:
+        """Every write sent, then each awaited (pipelined); the cell timestamp is the seq."""
+        try:
+            futures = [self._session.execute_async(self._prepared[name], values)
+                       for name, values in map(_upsert, states)]
+            for future in futures:
+                future.result()
+        except cql.TRANSIENT as error:
+            raise StoreUnavailable(f"Cassandra is unavailable: {error}") from error
 
     def quota_limits(self, scope: str) -> dict[str, int]:
         return {row.resource: row.hard_limit for row in self._run("quota_limits", scope)}
@@ -284,3 +290,20 @@ class CassandraStore:
 
 def _allocation(row: Any) -> Allocation:
     return Allocation(row.held_cpu, row.held_memory, row.held_disk, row.reserved_at)
+
+
+def _upsert(state: ContainerState | HostState | ImageState | CapsuleState,
+            ) -> tuple[str, tuple[object, ...]]:
+    """The prepared statement and values that save `state` (USING TIMESTAMP its seq)."""
+    if isinstance(state, ContainerState):
+        return "save_container", (state.uuid, state.project_id, state.name, str(state.status),
+                                  state.seq, json.dumps(records.container_record(state)),
+                                  state.seq)
+    if isinstance(state, HostState):
+        return "save_host", (state.name, state.seq, json.dumps(records.host_record(state)),
+                             state.seq)
+    if isinstance(state, ImageState):
+        return "save_image", (state.uuid, state.seq, json.dumps(records.image_record(state)),
+                              state.seq)
+    return "save_capsule", (state.uuid, state.project_id, state.seq,
+                            json.dumps(records.capsule_record(state)), state.seq)

@@ -100,15 +100,7 @@ class SqliteStore:
         return records.container_state(json.loads(row[0])) if row else None
 
     def save_container(self, state: ContainerState) -> None:
-        body = json.dumps(records.container_record(state))
-        with self._writing:
-            self._connect().execute(
-                "INSERT INTO containers (uuid, project_id, name, status, seq, body) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET "
-                "project_id = excluded.project_id, name = excluded.name, "
-                "status = excluded.status, seq = excluded.seq, body = excluded.body "
-                "WHERE excluded.seq > containers.seq",
-                (state.uuid, state.project_id, state.name, str(state.status), state.seq, body))
+        self.save_all([state])
 
     def find_containers(
         self, project_id: str | None = None, name: str | None = None
@@ -130,13 +122,7 @@ class SqliteStore:
         return records.host_state(json.loads(row[0])) if row else None
 
     def save_host(self, state: HostState) -> None:
-        body = json.dumps(records.host_record(state))
-        with self._writing:
-            self._connect().execute(
-                "INSERT INTO hosts (name, seq, body) VALUES (?, ?, ?) ON CONFLICT (name) "
-                "DO UPDATE SET seq = excluded.seq, body = excluded.body "
-                "WHERE excluded.seq > hosts.seq",
-                (state.name, state.seq, body))
+        self.save_all([state])
 
     def list_hosts(self) -> list[HostState]:
         rows = self._connect().execute("SELECT body FROM hosts ORDER BY name")
@@ -147,13 +133,7 @@ class SqliteStore:
         return records.image_state(json.loads(row[0])) if row else None
 
     def save_image(self, state: ImageState) -> None:
-        body = json.dumps(records.image_record(state))
-        with self._writing:
-            self._connect().execute(
-                "INSERT INTO images (uuid, seq, body) VALUES (?, ?, ?) ON CONFLICT (uuid) "
-                "DO UPDATE SET seq = excluded.seq, body = excluded.body "
-                "WHERE excluded.seq > images.seq",
-                (state.uuid, state.seq, body))
+        self.save_all([state])
 
     def list_images(self) -> list[ImageState]:
         rows = self._connect().execute("SELECT body FROM images")
@@ -165,13 +145,7 @@ class SqliteStore:
         return records.capsule_state(json.loads(row[0])) if row else None
 
     def save_capsule(self, state: CapsuleState) -> None:
-        body = json.dumps(records.capsule_record(state))
-        with self._writing:
-            self._connect().execute(
-                "INSERT INTO capsules (uuid, project_id, seq, body) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (uuid) DO UPDATE SET seq = excluded.seq, body = excluded.body "
-                "WHERE excluded.seq > capsules.seq",
-                (state.uuid, state.project_id, state.seq, body))
+        self.save_all([state])
 
     def find_capsules(self, project_id: str | None = None) -> list[CapsuleState]:
         if project_id is None:
@@ -180,6 +154,19 @@ class SqliteStore:
             rows = self._connect().execute(
                 "SELECT body FROM capsules WHERE project_id = ?", (project_id,))
         return records.oldest_first([records.capsule_state(json.loads(b)) for (b,) in rows])
+
+    def save_all(self, states: Sequence[ContainerState | HostState | ImageState | CapsuleState],
+                 ) -> None:
+        db = self._connect()
+        with self._writing:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for state in states:
+                    db.execute(*_upsert(state))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def quota_limits(self, scope: str) -> dict[str, int]:
         rows = self._connect().execute(
@@ -280,3 +267,30 @@ class SqliteStore:
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def _upsert(state: ContainerState | HostState | ImageState | CapsuleState,
+            ) -> tuple[str, tuple[object, ...]]:
+    """The statement that keeps `state` unless its row is at a higher seq."""
+    if isinstance(state, ContainerState):
+        return ("INSERT INTO containers (uuid, project_id, name, status, seq, body) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO UPDATE SET "
+                "project_id = excluded.project_id, name = excluded.name, "
+                "status = excluded.status, seq = excluded.seq, body = excluded.body "
+                "WHERE excluded.seq > containers.seq",
+                (state.uuid, state.project_id, state.name, str(state.status), state.seq,
+                 json.dumps(records.container_record(state))))
+    if isinstance(state, HostState):
+        return ("INSERT INTO hosts (name, seq, body) VALUES (?, ?, ?) ON CONFLICT (name) "
+                "DO UPDATE SET seq = excluded.seq, body = excluded.body "
+                "WHERE excluded.seq > hosts.seq",
+                (state.name, state.seq, json.dumps(records.host_record(state))))
+    if isinstance(state, ImageState):
+        return ("INSERT INTO images (uuid, seq, body) VALUES (?, ?, ?) ON CONFLICT (uuid) "
+                "DO UPDATE SET seq = excluded.seq, body = excluded.body "
+                "WHERE excluded.seq > images.seq",
+                (state.uuid, state.seq, json.dumps(records.image_record(state))))
+    return ("INSERT INTO capsules (uuid, project_id, seq, body) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (uuid) DO UPDATE SET seq = excluded.seq, body = excluded.body "
+            "WHERE excluded.seq > capsules.seq",
+            (state.uuid, state.project_id, state.seq, json.dumps(records.capsule_record(state))))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import kombu
 import pytest
@@ -20,7 +20,7 @@ from higgins.bus.amqp import (
     AmqpBus,
     partition_of,
 )
-from higgins.bus.base import EVENTS
+from higgins.bus.base import EVENTS, each
 from higgins.bus.cassandra_log import CassandraLog
 from tests.contract.conftest import PARTITIONS
 from tests.contract.test_bus import consume_until, envelope
@@ -65,7 +65,7 @@ def test_an_envelope_whose_handler_keeps_failing_is_dead_lettered(amqp_bus: Amqp
             raise ValueError("a bug, not an outage")
 
     stop = threading.Event()
-    consumer = threading.Thread(target=amqp_bus.consume, args=("c1", EVENTS, handle, stop))
+    consumer = threading.Thread(target=amqp_bus.consume, args=("c1", EVENTS, each(handle), stop))
     consumer.start()
     parked: list[str] = []
     deadline = time.monotonic() + 20
@@ -76,6 +76,31 @@ def test_an_envelope_whose_handler_keeps_failing_is_dead_lettered(amqp_bus: Amqp
     consumer.join(10)
     assert [json.loads(m)["id"] for m in parked] == [poison["id"]]
     assert len(tries) == 5
+
+
+def test_a_poisoned_batch_is_handled_again_one_by_one_and_only_the_poison_is_parked(
+        amqp_bus: AmqpBus) -> None:
+    poison = envelope("p")
+    good = [envelope(f"g{n}") for n in range(6)]
+    amqp_bus.publish([poison, *good])
+    handled: list[str] = []
+
+    def handle(batch: Sequence[events.Envelope]) -> None:
+        if any(env["id"] == poison["id"] for env in batch):
+            raise ValueError("a bug, not an outage")
+        handled.extend(env["id"] for env in batch)
+
+    stop = threading.Event()
+    consumer = threading.Thread(target=amqp_bus.consume, args=("c2", EVENTS, handle, stop, 2,
+                                                                16))
+    consumer.start()
+    deadline = time.monotonic() + 30
+    while (len(handled) < len(good) or not _dead_letters(amqp_bus)) and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
+    stop.set()
+    consumer.join(10)
+    assert sorted(handled) == sorted(e["id"] for e in good)
 
 
 def test_an_intake_message_whose_publisher_is_gone_is_recorded_and_delivered(

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from higgins import events
-from higgins.bus.base import EVENTS, Bus, command_stream
+from higgins.bus.base import EVENTS, Bus, command_stream, each
 from higgins.bus.embedded import EmbeddedBus
 
 
@@ -48,7 +48,7 @@ def consume_until(bus: Bus, consumer: str, stream: str, count: int,
             if len(seen) >= count:
                 stop.set()
 
-    thread = threading.Thread(target=bus.consume, args=(consumer, stream, handle, stop,
+    thread = threading.Thread(target=bus.consume, args=(consumer, stream, each(handle), stop,
                                                         concurrency))
     thread.start()
     stop.wait(10)
@@ -96,7 +96,7 @@ def test_an_envelope_not_handled_is_delivered_again(bus: Bus) -> None:
         raise RuntimeError("handler died")
 
     stop = threading.Event()
-    thread = threading.Thread(target=bus.consume, args=("c2", EVENTS, crash, stop))
+    thread = threading.Thread(target=bus.consume, args=("c2", EVENTS, each(crash), stop))
     thread.start()
     stop.wait(0.3)
     stop.set()
@@ -167,3 +167,49 @@ def test_an_id_published_concurrently_is_recorded_once(bus: Bus) -> None:
     assert all(answer == answers[0] for answer in answers)
     assert answers[0]["seq"] == 1
     assert bus.history("a") == [answers[0]]
+
+
+def test_a_batch_handler_gets_bounded_batches_in_each_subjects_order(bus: Bus) -> None:
+    subjects = [f"b{i}" for i in range(6)]
+    bus.publish([envelope(s, exit_code=n) for n in range(10) for s in subjects])
+    batches: list[list[events.Envelope]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def handle(batch: Sequence[events.Envelope]) -> None:
+        with lock:
+            batches.append(list(batch))
+            if sum(map(len, batches)) >= 60:
+                stop.set()
+
+    thread = threading.Thread(target=bus.consume, args=("c1", EVENTS, handle, stop, 2, 16))
+    thread.start()
+    stop.wait(20)
+    stop.set()
+    thread.join(10)
+    seen = [e for batch in batches for e in batch]
+    assert len(seen) == 60 and all(1 <= len(batch) <= 16 for batch in batches)
+    for subject in subjects:
+        assert [e["data"]["exit_code"] for e in seen if e["subject"] == subject] == \
+            list(range(10))
+
+
+def test_a_batch_whose_handler_failed_is_delivered_again(bus: Bus) -> None:
+    bus.publish([envelope("f", exit_code=n) for n in range(5)])
+    calls: list[int] = []
+
+    stop = threading.Event()
+
+    def fail_once(batch: Sequence[events.Envelope]) -> None:
+        calls.append(len(batch))
+        if len(calls) == 1:
+            raise RuntimeError("the store blinked")
+        if sum(calls[1:]) >= 5:
+            stop.set()
+
+    thread = threading.Thread(target=bus.consume, args=("c3", EVENTS, fail_once, stop, 1, 8))
+    thread.start()
+    stop.wait(20)
+    stop.set()
+    thread.join(10)
+    assert len(calls) >= 2 and sum(calls[1:]) == 5
