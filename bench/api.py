@@ -8,6 +8,7 @@ host are removed anyway)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -47,6 +48,7 @@ class Run:
     held: int
     connections: int
     fill_seconds: float
+    settle_seconds: float  # after the fill, until none of the project's containers is Creating
     acks: int
     other: int
     seconds: float
@@ -58,7 +60,9 @@ class Run:
     timeouts: int
     viewed: int
     view_wait_seconds: float
+    drain_seconds: float  # after wrk, until none is Creating: the pipeline behind the 202s
     load: float  # 1-minute load average as wrk started: other work on the machine shows here
+    cpu_ms_per_ack: float  # Higgins' processes from wrk's start to the drain: steadier than rates
     sample: str
 
 
@@ -127,6 +131,33 @@ def wait_for_views(url: str, expected: int) -> tuple[int, float]:
     return viewed, time.monotonic() - started
 
 
+def _stat(pid: int) -> list[str]:
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return []
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time used so far by a process and its children (`higgins up --backend rabbitmq`
+    runs api, processor and agent as children), from /proc."""
+    children = [int(p.name) for p in Path("/proc").iterdir()
+                if p.name.isdigit() and _stat(int(p.name))[1:2] == [str(pid)]]
+    ticks = sum(int(f[11]) + int(f[12]) for f in map(_stat, [pid, *children]) if f)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def settle(url: str) -> float:
+    """Wait until no container of the project is Creating (each fails on the agent in the end);
+    the seconds that took. A filtered list of one: cheap however many are held."""
+    started = time.monotonic()
+    while requests.get(f"{url}/v1/containers", params={"status": "Creating", "limit": 1},
+                       headers=HEADERS, timeout=60).json()["containers"]:
+        if time.monotonic() - started > VIEW_WAIT_SECONDS:
+            raise TimeoutError(f"containers still Creating after {VIEW_WAIT_SECONDS:g} s")
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
 def remove_labelled(host: str) -> None:
     """Docker containers an agent of `host` made (none are expected: the image is absent)."""
     client = docker.DockerClient(base_url="unix:///var/run/docker.sock", version="auto")
@@ -158,17 +189,23 @@ def measure(backend: str, held: int, connections: int, duration: float) -> Run:
     """One row: a fresh Higgins holding `held` containers, then wrk for `duration` seconds."""
     with fresh_higgins(backend) as server:
         fill_seconds, retried = fill(server.url, held)
+        settle_seconds = settle(server.url)
         print(f"{backend}: {held} containers held after {fill_seconds:.1f} s"
-              f"{f' ({held / fill_seconds:.0f}/s, {retried} retried 503s)' if held else ''}; "
+              f"{f' ({held / fill_seconds:.0f}/s, {retried} retried 503s)' if held else ''}"
+              f", all failed on the agent {settle_seconds:.1f} s later; "
               f"wrk, {connections} connections, {duration:g} s", file=sys.stderr)
-        load = os.getloadavg()[0]
+        assert server.process is not None
+        load, cpu = os.getloadavg()[0], cpu_seconds(server.process.pid)
         figures = run_wrk(server.url, connections, duration)
+        drain_seconds = settle(server.url)
+        cpu = cpu_seconds(server.process.pid) - cpu
         viewed, waited = wait_for_views(server.url, held + int(figures["acks"]))
-    return Run(backend, held, connections, fill_seconds, int(figures["acks"]),
-               int(figures["other"]), figures["seconds"], figures["acks"] / figures["seconds"],
+    acks = int(figures["acks"])
+    return Run(backend, held, connections, fill_seconds, settle_seconds, acks,
+               int(figures["other"]), figures["seconds"], acks / figures["seconds"],
                figures["p50_us"] / 1000, figures["p99_us"] / 1000, figures["max_us"] / 1000,
                int(figures["socket_errors"]), int(figures["timeouts"]), viewed - held, waited,
-               load, figures["sample"])
+               drain_seconds, load, cpu * 1000 / max(acks, 1), figures["sample"])
 
 
 def _met(ok: bool) -> str:
@@ -176,16 +213,21 @@ def _met(ok: bool) -> str:
 
 
 def table(runs: list[Run]) -> list[str]:
-    lines = [f"{'backend':<9} {'held':>6} {'conns':>5} {'fill s':>7} {'acks/s':>8} "
-             f"{'p50 ms':>7} {'p99 ms':>7} {'non-202':>7} {'errors':>6} {'acked':>6} "
-             f"{'viewed':>6} {'wait s':>6} {'load':>5}"]
-    lines += [f"{r.backend:<9} {r.held:>6} {r.connections:>5} {r.fill_seconds:>7.1f} "
-              f"{r.acks_per_s:>8.1f} {r.p50_ms:>7.1f} {r.p99_ms:>7.1f} {r.other:>7} "
-              f"{r.socket_errors + r.timeouts:>6} {r.acks:>6} {r.viewed:>6} "
-              f"{r.view_wait_seconds:>6.1f} {r.load:>5.1f}" for r in runs]
-    lines.append("acked: 202s wrk saw; viewed: the list's growth over the held count, which "
-                 "may exceed acked by up to the connections (creates in flight when wrk stopped); "
-                 "load: the 1-minute load average as wrk started")
+    lines = [f"{'backend':<9} {'held':>6} {'conns':>5} {'fill s':>6} {'settle':>6} "
+             f"{'acks/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'non202':>6} {'errors':>6} "
+             f"{'acked':>6} {'viewed':>6} {'drain':>6} {'load':>5} {'cpu ms/ack':>10}"]
+    lines += [f"{r.backend:<9} {r.held:>6} {r.connections:>5} {r.fill_seconds:>6.1f} "
+              f"{r.settle_seconds:>6.1f} {r.acks_per_s:>7.1f} {r.p50_ms:>7.1f} {r.p99_ms:>7.1f} "
+              f"{r.other:>6} {r.socket_errors + r.timeouts:>6} {r.acks:>6} {r.viewed:>6} "
+              f"{r.drain_seconds:>6.1f} {r.load:>5.1f} {r.cpu_ms_per_ack:>10.2f}"
+              for r in runs]
+    lines += ["fill s / settle: creating the held containers / until none is Creating after",
+              "non202 / errors: answers other than 202 / socket errors and timeouts (wrk)",
+              "acked: 202s wrk saw; viewed: the list's growth over the held count, which may",
+              "  exceed acked by up to the connections (creates in flight when wrk stopped)",
+              "drain: seconds after wrk until none is Creating (the pipeline behind the 202s)",
+              "load: 1-minute load average as wrk started; cpu ms/ack: CPU of Higgins'",
+              "  processes from wrk's start to the drain, per 202 (the whole failing create)"]
     lines += [f"first non-202 ({r.backend}, held {r.held}, {r.connections} connections): "
               f"{r.sample}" for r in runs if r.sample]
     return lines
