@@ -38,17 +38,6 @@ def _ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-def _processes(server: Higgins) -> dict[str, int]:
-    assert server.process is not None
-    pids = {"higgins up": server.process.pid}
-    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
-    for child in children.read_text().split() if children.exists() else []:
-        argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-        role = next((a.decode() for a in argv if a in (b"api", b"processor", b"agent")), child)
-        pids[f"higgins {role}"] = int(child)
-    return pids
-
-
 def one_create(session: requests.Session, server: Higgins) -> dict[str, float]:
     """Marks (epoch seconds) of one create's moments, from the client and from the log."""
     marks = {"sent": time.time()}
@@ -106,7 +95,7 @@ def main(argv: list[str]) -> int:
         server.start()
         session = requests.Session()
         one_create(session, server)  # warm: first images, first connections
-        pids = _processes(server)
+        pids = server.processes()
         spies = profile(pids, args.count * 1.5, server.workdir) if args.py_spy else []
         before = {name: _ticks(pid) for name, pid in pids.items()}
         runs = [one_create(session, server) for _ in range(args.count)]

@@ -101,17 +101,21 @@ class Higgins:
         _wait(lambda: self.host in requests.get(f"{self.url}/v1/hosts", timeout=5).text,
               f"host {self.host} reported")
 
-    def rss_mb(self) -> dict[str, float]:
-        """Resident memory of `higgins up` and, on rabbitmq, of each process it runs."""
+    def processes(self) -> dict[str, int]:
+        """`higgins up` and, on rabbitmq, each process it runs (by role): their pids."""
         assert self.process is not None
         pids = {"higgins up": self.process.pid}
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         for child in children.read_text().split() if children.exists() else []:
-            role = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            name = next((r.decode() for r in role if r in (b"api", b"processor", b"agent")),
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            role = next((a.decode() for a in argv if a in (b"api", b"processor", b"agent")),
                         child)
-            pids[f"higgins {name}"] = int(child)
-        return {name: _rss_mb(pid) for name, pid in pids.items()}
+            pids[f"higgins {role}"] = int(child)
+        return pids
+
+    def rss_mb(self) -> dict[str, float]:
+        """Resident memory of each of `processes`."""
+        return {name: _rss_mb(pid) for name, pid in self.processes().items()}
 
     def started_at(self, uuid: str) -> float:
         """When the container's container.started event was recorded (epoch seconds)."""
