@@ -229,7 +229,7 @@ class AmqpBus:
 
         consumer = Consumer(self.url, self._intake_queues(), sequencer.handle, stop,
                             concurrency, self.prefetch, membership, member, parse_intake,
-                            max_batch=_SEQUENCER_BATCH)
+                            max_batch=_SEQUENCER_BATCH, one_key=True)  # partitions in parallel
         sequencer.consumer = consumer
         thread = threading.Thread(target=consumer.run, daemon=True, name="bus-sequencer")
         thread.start()

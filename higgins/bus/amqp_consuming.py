@@ -80,7 +80,8 @@ class Consumer:
     def __init__(self, url: str, queues: list[kombu.Queue], handler: DeliveryHandler,
                  stop: threading.Event, concurrency: int, prefetch: int,
                  membership: Callable[[], list[str]] | None = None, member: str = "",
-                 parse: Parse = one_envelope, max_batch: int = 1) -> None:
+                 parse: Parse = one_envelope, max_batch: int = 1,
+                 one_key: bool = False) -> None:
         self._url = url
         self._queues = queues
         self._handler = handler
@@ -93,7 +94,7 @@ class Consumer:
         self._member = member
         self._generation = 0
         self._done: queue.SimpleQueue[tuple[Delivery, bool]] = queue.SimpleQueue()
-        self._workers: Workers[Delivery] = Workers(self._work, concurrency, max_batch)
+        self._workers: Workers[Delivery] = Workers(self._work, concurrency, max_batch, one_key)
         self._active: set[str] = set()  # queues this process received from since subscribing
         self._in_hand: collections.Counter[str] = collections.Counter()
         self._handing: dict[str, list[Message]] = {}  # queue -> held back while handing off

@@ -25,14 +25,15 @@ class Workers(Generic[Token]):
     while an earlier one of its key (its subject, unless the submitter names another) is in
     hand: a container's envelopes are handled in order, and any idle thread serves any other
     container. A thread takes up to `max_batch` envelopes at once (whatever is queued and free:
-    no waiting for more), so under load work comes in batches and a lone envelope is a batch
-    of one. `work(batch)` does the handling and the acknowledgements; returning False stops
-    the pool."""
+    no waiting for more; of one key only with `one_key`), so under load work comes in batches
+    and a lone envelope is a batch of one. `work(batch)` does the handling and the
+    acknowledgements; returning False stops the pool."""
 
     def __init__(self, work: Callable[[list[Item[Token]]], bool], concurrency: int,
-                 max_batch: int = 1) -> None:
+                 max_batch: int = 1, one_key: bool = False) -> None:
         self._work_batch = work
         self._max_batch = max(1, max_batch)
+        self._one_key = one_key  # a batch holds one key's envelopes only (keys run in parallel)
         self.failed = False
         self._ready = threading.Condition()
         self._pending: collections.deque[tuple[Token, Envelope, str]] = collections.deque()
@@ -71,7 +72,9 @@ class Workers(Generic[Token]):
                 kept: collections.deque[tuple[Token, Envelope, str]] = collections.deque()
                 for item in self._pending:
                     key = item[2]
-                    if key in self._busy or key in behind or len(taken) >= self._max_batch:
+                    other = self._one_key and bool(taken) and key != taken[0][2]
+                    if key in self._busy or key in behind or len(taken) >= self._max_batch \
+                            or other:
                         behind.add(key)
                         kept.append(item)
                     else:
