@@ -5,6 +5,7 @@ acknowledged delete is gone from the API and from Docker, and the views agree wi
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
@@ -200,6 +201,54 @@ def test_two_processor_processes_share_the_work_and_cover_for_each_other(
     for uuid in more:
         api.wait_status(uuid, "Running", timeout=60)
         assert len(docker_containers(docker_client, uuid)) == 1
+    _views_agree_with_docker(api, docker_client, cluster.host)
+    assert cluster.dead_letters() == 0
+    checked = subprocess.run(
+        [sys.executable, "-m", "higgins.cli", "--config-file", str(cluster.config), "replay",
+         "--check"], capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_frozen_sequencer_is_deposed_and_its_late_writes_change_nothing(
+        cluster: Deployment, docker_client: docker.DockerClient) -> None:
+    """A processor frozen (SIGSTOP) in the middle of a stream: the broker drops its connections
+    after missed heartbeats, the other processor takes its partitions over (a new lease
+    epoch) and records what was waiting; thawed (SIGCONT), the deposed one's work in hand
+    lands late. Every acknowledged create runs once, the log replays into the views."""
+    api = Api(cluster.url)
+    cluster.start_role("processor", name="processor-2")
+    time.sleep(8)  # membership rounds: each processor holds some partitions
+    frozen = cluster.processes["processor"]
+    created: list[str] = []
+
+    def create(index: int) -> Callable[[], bool]:
+        def call() -> bool:
+            answer: list[requests.Response] = []
+
+            def send() -> requests.Response:
+                answer.append(api.call("POST", "/v1/containers?run=true", json={
+                    "name": f"frozen-{index}", "image": "busybox:local",
+                    "command": ["sleep", "300"]}))
+                return answer[0]
+
+            if _accepted(send, (202,)):
+                created.append(answer[0].json()["uuid"])
+                return True
+            return False
+
+        return call
+
+    _stream([create(i) for i in range(CREATES)], lambda: frozen.send_signal(signal.SIGSTOP))
+    try:
+        for uuid in created:
+            api.wait_status(uuid, "Running", timeout=120)
+    finally:
+        frozen.send_signal(signal.SIGCONT)
+    time.sleep(5)  # what the deposed one had in hand lands now
+    more = [api.create(name=f"thawed-{i}")["uuid"] for i in range(4)]
+    for uuid in [*created, *more]:
+        api.wait_status(uuid, "Running", timeout=120)
+        assert len(docker_containers(docker_client, uuid)) == 1, uuid
     _views_agree_with_docker(api, docker_client, cluster.host)
     assert cluster.dead_letters() == 0
     checked = subprocess.run(
