@@ -11,6 +11,7 @@ import collections
 import datetime
 import json
 import os
+import signal
 import statistics
 import subprocess
 import time
@@ -61,12 +62,23 @@ def one_create(session: requests.Session, server: Higgins) -> dict[str, float]:
     return marks
 
 
-def profile(pids: dict[str, int], seconds: float, workdir: Path) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen([str(PY_SPY), "record", "--pid", str(pid), "--duration",
-                              str(int(seconds)), "--rate", "200", "--format", "raw",
-                              "--nonblocking", "--output", str(workdir / f"{name}.txt")],
+def profile(pids: dict[str, int], workdir: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy on every process until `stop_profiles` (SIGINT makes it write what it has)."""
+    return [subprocess.Popen([str(PY_SPY), "record", "--pid", str(pid), "--rate", "200",
+                              "--format", "raw", "--nonblocking",
+                              "--output", str(workdir / f"{name}.txt")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for name, pid in pids.items()]
+
+
+def stop_profiles(spies: list[subprocess.Popen[bytes]]) -> None:
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)
+    for spy in spies:
+        try:
+            spy.wait(30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
 
 
 def top_functions(path: Path, count: int = 8) -> list[tuple[str, float]]:
@@ -96,16 +108,15 @@ def main(argv: list[str]) -> int:
         session = requests.Session()
         one_create(session, server)  # warm: first images, first connections
         pids = server.processes()
-        spies = profile(pids, args.count * 1.5, server.workdir) if args.py_spy else []
+        spies = profile(pids, server.workdir) if args.py_spy else []
         before = {name: _ticks(pid) for name, pid in pids.items()}
         runs = [one_create(session, server) for _ in range(args.count)]
         cpu = {name: (_ticks(pid) - before[name]) * 1000 / os.sysconf("SC_CLK_TCK")
                / args.count for name, pid in pids.items()}
+        stop_profiles(spies)
         raw: list[str] = []
         docker_ms = [docker_run_one(client, raw) * 1000 for _ in range(args.count)]
         cleanup(None, client, [], raw)
-        for spy in spies:
-            spy.wait(args.count * 3)
         report["hops_p50_ms"] = {hop: statistics.median(1000 * (r[end] - r[start])
                                                         for r in runs)
                                  for hop, start, end in HOPS}
