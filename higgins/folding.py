@@ -130,24 +130,16 @@ class Folds:
 
     def container(self, envelope: events.Envelope) -> ContainerState | None:
         """The view of the event's container with the event folded in."""
-        uuid = envelope["subject"]
-        return self._apply(envelope, self._containers, lambda: self._store.load_container(uuid),
-                           self._save_container, containers.fold)
-
-    def host(self, envelope: events.Envelope) -> HostState | None:
-        name = envelope["subject"].removeprefix(events.HOST_SUBJECT_PREFIX)
-        return self._apply(envelope, self._hosts, lambda: self._store.load_host(name),
-                           self._store.save_host, hosts.fold)
+        state: ContainerState | None = self._apply(envelope, *self._kind(envelope["subject"]))
+        return state
 
     def image(self, envelope: events.Envelope) -> ImageState | None:
-        uuid = images.uuid_of(envelope["subject"])
-        return self._apply(envelope, self._images, lambda: self._store.load_image(uuid),
-                           self._store.save_image, images.fold)
+        state: ImageState | None = self._apply(envelope, *self._kind(envelope["subject"]))
+        return state
 
     def capsule(self, envelope: events.Envelope) -> CapsuleState | None:
-        uuid = capsules.uuid_of(envelope["subject"])
-        return self._apply(envelope, self._capsules, lambda: self._store.load_capsule(uuid),
-                           self._store.save_capsule, capsules.fold)
+        state: CapsuleState | None = self._apply(envelope, *self._kind(envelope["subject"]))
+        return state
 
     def batch(self, envelopes: Sequence[events.Envelope]) -> None:
         """Fold a batch in memory (each subject's events in order, with the same folds), then
@@ -163,7 +155,7 @@ class Folds:
         try:
             for envelope in envelopes:
                 subject = envelope["subject"]
-                remembered, load, fold = self._kind(subject)
+                remembered, load, _, fold = self._kind(subject)
                 kinds.append((remembered, subject))
                 self._apply(envelope, remembered, load, later, fold)
             for state in pending.values():
@@ -175,24 +167,22 @@ class Folds:
                 remembered.forget(subject)
             raise
 
-    def _kind(self, subject: str) -> tuple[_Remembered[Any], Callable[[], Any], Fold[Any]]:
-        kind = events.subject_kind(subject)
+    def _kind(self, subject: str) -> tuple[_Remembered[Any], Callable[[], Any],
+                                           Callable[[Any], None], Fold[Any]]:
+        """What folding `subject`'s events takes: remembered states, load, save, fold."""
+        kind, store = events.subject_kind(subject), self._store
         if kind == "host":
             name = subject.removeprefix(events.HOST_SUBJECT_PREFIX)
-            return self._hosts, lambda: self._store.load_host(name), hosts.fold
+            return self._hosts, lambda: store.load_host(name), store.save_host, hosts.fold
         if kind == "image":
             uuid = images.uuid_of(subject)
-            return self._images, lambda: self._store.load_image(uuid), images.fold
+            return self._images, lambda: store.load_image(uuid), store.save_image, images.fold
         if kind == "capsule":
             uuid = capsules.uuid_of(subject)
-            return self._capsules, lambda: self._store.load_capsule(uuid), capsules.fold
-        return self._containers, lambda: self._store.load_container(subject), containers.fold
-
-    def any(self, envelope: events.Envelope) -> object:
-        """The event folded into whichever view its subject has."""
-        fold = {"host": self.host, "image": self.image, "capsule": self.capsule}.get(
-            events.subject_kind(envelope["subject"]), self.container)
-        return fold(envelope)
+            return (self._capsules, lambda: store.load_capsule(uuid), store.save_capsule,
+                    capsules.fold)
+        return (self._containers, lambda: store.load_container(subject), self._save_container,
+                containers.fold)
 
     def _apply(self, envelope: events.Envelope, remembered: _Remembered[T],
                load: Callable[[], T | None], save: Callable[[T], None],

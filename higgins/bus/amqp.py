@@ -26,6 +26,7 @@ reason other than a service being away."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -172,7 +173,7 @@ class AmqpBus:
                              "processor` running?); they are queued and will be recorded")
 
     def _send(self, exchange: kombu.Exchange | str, routing_key: str, body: str,
-              message_id: str, declare_host: str | None = None, confirm: bool = True,
+              message_id: str, declare_host: str | None = None, persistent: bool = True,
               **properties: Any) -> None:
         """Publish with a confirm, reconnecting while the broker is away, up to a deadline."""
         deadline = time.monotonic() + _PUBLISH_DEADLINE_SECONDS
@@ -192,7 +193,7 @@ class AmqpBus:
                     self._ensure_command_queue(publisher, declare_host)
                 publisher.producer.publish(
                     body, exchange=exchange, routing_key=routing_key,
-                    delivery_mode=2 if confirm else 1, content_type="application/json",
+                    delivery_mode=2 if persistent else 1, content_type="application/json",
                     content_encoding="utf-8", message_id=message_id, **properties)
                 self._pool.put(publisher)
                 return
@@ -241,8 +242,8 @@ class AmqpBus:
 
     def _send_answer(self, reply_to: str, correlation_id: str,
                      recorded: list[Envelope]) -> None:
-        # not confirmed: a lost answer only sends its publisher to the log (see _answer)
-        self._send("", reply_to, json.dumps(recorded), correlation_id, confirm=False,
+        # transient: a lost answer only sends its publisher to the log (see _answer)
+        self._send("", reply_to, json.dumps(recorded), correlation_id, persistent=False,
                    correlation_id=correlation_id)
 
     # -- consuming -----------------------------------------------------------------------
@@ -294,9 +295,7 @@ class _Publisher:
         self.producer = kombu.Producer(self.connection.default_channel)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(*self.errors):  # a connection already gone is closed enough
             self.connection.release()
-        except self.errors:
-            pass
 
 

@@ -60,6 +60,7 @@ _STATEMENTS = {
                 "USING TIMESTAMP ?",
     "write_subject": "INSERT INTO log_subjects (subject) VALUES (?)",
     "subjects": "SELECT subject FROM log_subjects",
+    "any_subject": "SELECT subject FROM log_subjects LIMIT 1",
     "lease": "SELECT epoch FROM log_leases WHERE partition = ?",
     "first_lease": "INSERT INTO log_leases (partition, epoch, owner) VALUES (?, 1, ?) "
                    "IF NOT EXISTS",
@@ -194,7 +195,7 @@ class CassandraLog:
     def _adopt_earlier_log(self) -> None:
         """Events an earlier Higgins recorded (head rows moved by lightweight transactions)
         become epoch-0 rows of this log, once, on a log that has none of its own yet."""
-        if self._run("subjects").one() is not None:
+        if self._run("any_subject").one() is not None:
             return
         writer = self.writer(0)
         for head in list(self._run("old_heads")):
