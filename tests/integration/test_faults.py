@@ -112,30 +112,45 @@ def _accepted(send: Callable[[], requests.Response], statuses: tuple[int, ...]) 
     return True
 
 
+def _creates(api: Api, prefix: str, created: list[str]) -> list[Callable[[], bool]]:
+    """CREATES calls, each one attempt at a create; an acknowledged one's uuid goes to
+    `created`."""
+
+    def create(index: int) -> Callable[[], bool]:
+        def call() -> bool:
+            answer: list[requests.Response] = []
+
+            def send() -> requests.Response:
+                answer.append(api.call("POST", "/v1/containers?run=true", json={
+                    "name": f"{prefix}-{index}", "image": "busybox:local",
+                    "command": ["sleep", "300"]}))
+                return answer[0]
+
+            if _accepted(send, (202,)):
+                created.append(answer[0].json()["uuid"])
+                return True
+            return False
+
+        return call
+
+    return [create(i) for i in range(CREATES)]
+
+
+def _replay_agrees(cluster: Deployment) -> None:
+    """`higgins replay --check`: the retained log folds into exactly the stored views."""
+    checked = subprocess.run(
+        [sys.executable, "-m", "higgins.cli", "--config-file", str(cluster.config), "replay",
+         "--check"], capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_acknowledged_creates_and_deletes_survive(
         fault: str, cluster: Deployment, docker_client: docker.DockerClient) -> None:
     api = Api(cluster.url)
     created: list[str] = []
 
-    def create(index: int) -> Callable[[], bool]:
-        def call() -> bool:
-            response: list[requests.Response] = []
-
-            def send() -> requests.Response:
-                response.append(api.call("POST", "/v1/containers?run=true", json={
-                    "name": f"{fault}-{index}", "image": "busybox:local",
-                    "command": ["sleep", "300"]}))
-                return response[0]
-
-            if _accepted(send, (202,)):
-                created.append(response[0].json()["uuid"])
-                return True
-            return False
-
-        return call
-
-    _stream([create(i) for i in range(CREATES)], lambda: FAULTS[fault](cluster))
+    _stream(_creates(api, fault, created), lambda: FAULTS[fault](cluster))
     assert len(created) >= FAULT_AFTER
     for uuid in created:
         api.wait_status(uuid, "Running", timeout=120)
@@ -203,10 +218,7 @@ def test_two_processor_processes_share_the_work_and_cover_for_each_other(
         assert len(docker_containers(docker_client, uuid)) == 1
     _views_agree_with_docker(api, docker_client, cluster.host)
     assert cluster.dead_letters() == 0
-    checked = subprocess.run(
-        [sys.executable, "-m", "higgins.cli", "--config-file", str(cluster.config), "replay",
-         "--check"], capture_output=True, text=True, timeout=120)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    _replay_agrees(cluster)
 
 
 def test_a_frozen_sequencer_is_deposed_and_its_late_writes_change_nothing(
@@ -221,24 +233,7 @@ def test_a_frozen_sequencer_is_deposed_and_its_late_writes_change_nothing(
     frozen = cluster.processes["processor"]
     created: list[str] = []
 
-    def create(index: int) -> Callable[[], bool]:
-        def call() -> bool:
-            answer: list[requests.Response] = []
-
-            def send() -> requests.Response:
-                answer.append(api.call("POST", "/v1/containers?run=true", json={
-                    "name": f"frozen-{index}", "image": "busybox:local",
-                    "command": ["sleep", "300"]}))
-                return answer[0]
-
-            if _accepted(send, (202,)):
-                created.append(answer[0].json()["uuid"])
-                return True
-            return False
-
-        return call
-
-    _stream([create(i) for i in range(CREATES)], lambda: frozen.send_signal(signal.SIGSTOP))
+    _stream(_creates(api, "frozen", created), lambda: frozen.send_signal(signal.SIGSTOP))
     try:
         for uuid in created:
             api.wait_status(uuid, "Running", timeout=120)
@@ -251,7 +246,4 @@ def test_a_frozen_sequencer_is_deposed_and_its_late_writes_change_nothing(
         assert len(docker_containers(docker_client, uuid)) == 1, uuid
     _views_agree_with_docker(api, docker_client, cluster.host)
     assert cluster.dead_letters() == 0
-    checked = subprocess.run(
-        [sys.executable, "-m", "higgins.cli", "--config-file", str(cluster.config), "replay",
-         "--check"], capture_output=True, text=True, timeout=120)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    _replay_agrees(cluster)
