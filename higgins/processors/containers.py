@@ -233,7 +233,18 @@ def fold(state: ContainerState | None, envelope: events.Envelope) -> ContainerSt
         return state
     folder = _FOLDERS.get(envelope["type"])
     new = folder(state, envelope["data"]) if folder else state
-    return new.evolve(seq=envelope["seq"], updated_at=envelope["time"])
+    return new.evolve(seq=envelope["seq"], updated_at=envelope["time"],
+                      **_times(state, new, envelope["time"]))
+
+
+def _times(before: ContainerState, after: ContainerState, time: str) -> dict[str, str]:
+    """launched_at (first Running) and deleted_at (Deleted), as Telemetry bills them."""
+    times = {}
+    if after.launched_at is None and after.status is S.RUNNING:
+        times["launched_at"] = time
+    if after.deleted_at is None and after.status is S.DELETED:
+        times["deleted_at"] = time
+    return times
 
 
 def fold_all(state: ContainerState | None, history: list[events.Envelope]) -> ContainerState | None:

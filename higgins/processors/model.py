@@ -113,6 +113,8 @@ class ContainerState:
     host: str | None = None
     container_id: str | None = None  # the runtime's id (Docker's)
     exit_code: int | None = None
+    launched_at: str | None = None  # first started (Telemetry's launched_at)
+    deleted_at: str | None = None
 
     def evolve(self, **changes: Any) -> ContainerState:
         return replace(self, **changes)
