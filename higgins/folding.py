@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 from higgins import events, settling
 from higgins.bus.base import Bus
 from higgins.processors import capsules, containers, hosts, images
-from higgins.processors.model import CapsuleState, ContainerState, HostState, ImageState
+from higgins.processors.model import CapsuleState, ContainerState, HostState, ImageState, folded
 from higgins.store.base import Store
 
 T = TypeVar("T", ContainerState, HostState, ImageState, CapsuleState)
@@ -200,3 +200,26 @@ class Folds:
         if state is not None:
             remembered.keep(subject, state)
         return state
+
+
+class Trail:
+    """The state each delivered event found (and the one it left), for consumers that react to
+    changes (the notifier) without writing views: the event right after the last one this
+    process saw costs nothing; any other (a subject first met, a redelivery) folds the
+    subject's log up to the event."""
+
+    def __init__(self, bus: Bus, size: int = 20_000) -> None:
+        self._bus = bus
+        self._states: _Remembered[Any] = _Remembered(size)
+
+    def step(self, envelope: events.Envelope, fold: Fold[T]) -> tuple[T | None, T | None]:
+        """(state before the event, state after it)."""
+        subject, seq = envelope["subject"], envelope["seq"]
+        known = self._states.get(subject)
+        if (known.seq if known is not None else 0) != seq - 1:
+            earlier = [e for e in self._bus.history(subject) if e["seq"] < seq]
+            known = folded(fold, earlier)
+        after = fold(known, envelope)
+        if after is not None:
+            self._states.keep(subject, after)
+        return known, after

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from oslo_config import cfg
 
+from higgins.processors import webhooks
 from higgins.processors.quotas import Defaults as QuotaDefaults
 
 _OPTS = {
@@ -84,7 +85,60 @@ _OPTS = {
                           "allocations against the views (expiring reservations whose create "
                           "never reached the log)."),
     ],
+    "notifications": [
+        cfg.StrOpt("url", help="RabbitMQ to send Telemetry notifications to "
+                   "(amqp://user:password@host:5672/vhost). Default: the bus when it is "
+                   "RabbitMQ; none in embedded mode (notifications off)."),
+        cfg.StrOpt("exchange", default="higgins",
+                   help="The topic exchange notifications go to (Ceilometer's control "
+                        "exchange for Higgins)."),
+        cfg.ListOpt("topics", default=["notifications"],
+                    help="Each notification is sent with routing key <topic>.<priority> "
+                         "for every topic here (oslo's notification topics)."),
+        cfg.BoolOpt("durable", default=False,
+                    help="Declare the exchange durable: must match how the consumers "
+                         "(Ceilometer's oslo.messaging: [oslo_messaging_rabbit] "
+                         "amqp_durable_queues, or quorum queues) declare it."),
+        cfg.FloatOpt("exists_interval", default=3600.0, min=1,
+                     help="Seconds per audit period: each period every container not "
+                          "deleted gets a container.exists notification (for billing)."),
+        cfg.BoolOpt("enabled", default=True,
+                    help="Send notifications when a url (or a RabbitMQ bus) is there."),
+    ],
+    "webhooks": [
+        cfg.ListOpt("allowed_networks", default=[],
+                    help="CIDRs webhooks may reach although they are loopback, private or "
+                         "link-local (refused otherwise, with the metadata addresses)."),
+        cfg.ListOpt("retry_schedule",
+                    default=[str(int(s)) for s in webhooks.DEFAULT_SCHEDULE],
+                    help="Seconds before each retry of a failed delivery (with +-10% "
+                         "jitter); when they are spent the subscription is disabled."),
+        cfg.FloatOpt("timeout", default=10.0, min=0.1,
+                     help="Seconds a receiver has to answer one delivery."),
+        cfg.FloatOpt("retry_poll", default=1.0, min=0.05,
+                     help="Seconds between the dispatcher's looks for due retries."),
+        cfg.IntOpt("workers", default=8, min=1, help="Deliveries sent at once per process."),
+    ],
 }
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    url: str = ""  # empty: off
+    exchange: str = "higgins"
+    topics: tuple[str, ...] = ("notifications",)
+    durable: bool = False
+    exists_interval: float = 3600.0
+    publisher_id: str = "higgins.localhost"
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    allowed_networks: tuple[str, ...] = ()
+    retry_schedule: tuple[float, ...] = webhooks.DEFAULT_SCHEDULE
+    timeout: float = 10.0
+    retry_poll: float = 1.0
+    workers: int = 8
 
 
 @dataclass(frozen=True)
@@ -130,6 +184,8 @@ class Settings:
     quota: QuotaDefaults = QuotaDefaults()
     quota_settle_interval: float = 60.0
     config_files: tuple[str, ...] = ()
+    notifications: NotificationSettings = NotificationSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
 
 def library_config(settings: Settings) -> cfg.ConfigOpts:
@@ -175,4 +231,17 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
                             conf.quota.disk, conf.quota.unset_cpu, conf.quota.unset_memory),
         quota_settle_interval=conf.quota.settle_interval,
         config_files=tuple(conf.config_file or ()),
+        notifications=_notifications(conf, bus_url),
+        webhooks=WebhookSettings(
+            tuple(conf.webhooks.allowed_networks),
+            tuple(float(s) for s in conf.webhooks.retry_schedule), conf.webhooks.timeout,
+            conf.webhooks.retry_poll, conf.webhooks.workers),
     )
+
+
+def _notifications(conf: cfg.ConfigOpts, bus_url: str) -> NotificationSettings:
+    given = conf.notifications
+    url = given.url or (bus_url if bus_url.startswith("amqp://") else "")
+    return NotificationSettings(url if given.enabled else "", given.exchange,
+                                tuple(given.topics), given.durable, given.exists_interval,
+                                f"higgins.{conf.host}")

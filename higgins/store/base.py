@@ -12,6 +12,7 @@ from typing import Protocol
 from higgins.faults import ServiceUnavailable
 from higgins.processors.model import CapsuleState, ContainerState, HostState, ImageState
 from higgins.processors.quotas import Allocation, Change, Usage
+from higgins.processors.webhooks import Attempt, Delivery, Subscription
 
 
 class StoreUnavailable(ServiceUnavailable):
@@ -53,7 +54,40 @@ class QuotaBook(Protocol):
         """Projects holding any allocation."""
 
 
-class Store(QuotaBook, Protocol):
+class WebhookBook(Protocol):
+    """Webhook subscriptions (configuration their owners change through the API; kept out of
+    the retained log because they hold secrets) and the state of every delivery, which
+    survives restarts: each pending one is due at `next_at`, and one dispatcher claims it."""
+
+    def save_subscription(self, subscription: Subscription) -> None: ...
+
+    def load_subscription(self, uuid: str) -> Subscription | None: ...
+
+    def find_subscriptions(self, project_id: str | None = None) -> list[Subscription]:
+        """Of one project (all when None), oldest first."""
+
+    def delete_subscription(self, uuid: str) -> None:
+        """The subscription, its deliveries and its attempts."""
+
+    def save_delivery(self, delivery: Delivery) -> None:
+        """Keep the delivery; a pending one is due at its next_at, others are due never."""
+
+    def load_delivery(self, subscription: str, event_id: str) -> Delivery | None: ...
+
+    def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        """Pending deliveries whose next_at has come, soonest first."""
+
+    def claim_delivery(self, delivery: Delivery, until: float) -> bool:
+        """Move a due delivery's next_at to `until` if no one else did since it was read:
+        the one claimer that wins tries it (a claimer that dies leaves it due at `until`)."""
+
+    def record_attempt(self, attempt: Attempt) -> None: ...
+
+    def attempts(self, subscription: str, limit: int = 100) -> list[Attempt]:
+        """The subscription's delivery log, newest first."""
+
+
+class Store(QuotaBook, WebhookBook, Protocol):
     def load_container(self, uuid: str) -> ContainerState | None: ...
 
     def save_container(self, state: ContainerState) -> None:

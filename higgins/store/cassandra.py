@@ -24,6 +24,7 @@ from higgins.processors.model import (
 from higgins.processors.quotas import Allocation, Change, Usage
 from higgins.store import records
 from higgins.store.base import QuotaUnavailable, StoreUnavailable
+from higgins.store.cassandra_webhooks import CassandraWebhooks
 
 _MIGRATIONS = (
     """CREATE TABLE IF NOT EXISTS containers (
@@ -102,7 +103,7 @@ _STATEMENTS = {
 _ROUNDS = 50
 
 
-class CassandraStore:
+class CassandraStore(CassandraWebhooks):
     """Keyspace per deployment (`cassandra://host:port/keyspace`); replication is the
     operator's choice, SimpleStrategy with one replica when Higgins creates it."""
 
@@ -118,6 +119,7 @@ class CassandraStore:
         # first (no Paxos read); a lost round reads the database
         self._usages: dict[str, tuple[int | None, Usage]] = {}
         self._upgrade_ledgers()
+        self._prepare_webhooks()
 
     @classmethod
     def from_url(cls, url: str) -> CassandraStore:
