@@ -78,10 +78,11 @@ def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOn
     progress(f"agent on host {agent_settings.host!r} reported; reconciling with Docker")
     agent.reconcile()
     stop = threading.Event()
-    threads = Processors(bus, store, settings.api.service_down_time, settings.quota,
-                         settings.quota_settle_interval).run(stop)
+    threads = Processors.configured(bus, store, settings).run(stop)
     threads += agent.run(stop, agent_settings.concurrency, agent_settings.report_interval)
-    progress("processors fold and scheduler consuming the event log")
+    progress("processors fold, scheduler and webhooks consuming the event log"
+             + ("; notifications to " + settings.notifications.url.split("@")[-1]
+                if settings.notifications.url else "; notifications off"))
     app = api.configured_app(settings, bus, store, LocalAgents({agent_settings.host: agent}))
     return AllInOne(bus, store, agent, app, stop, threads, lock)
 

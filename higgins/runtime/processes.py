@@ -23,7 +23,7 @@ from higgins.agents.agent import Agent
 from higgins.agents.docker_driver import DockerDriver
 from higgins.api.agent_calls import RemoteAgents
 from higgins.bus.base import Bus
-from higgins.runtime.processing import Processors
+from higgins.runtime.processing import Processors, event_groups
 from higgins.settings import Settings
 from higgins.store.base import Store
 
@@ -34,7 +34,8 @@ DEV_STORE_URL = "cassandra://127.0.0.1:9042/higgins"
 
 
 def open_bus(conf: Settings) -> Bus:
-    return buses.by_url(conf.bus.url, conf.bus.log_url, Processors.GROUPS, conf.bus.partitions)
+    return buses.by_url(conf.bus.url, conf.bus.log_url, event_groups(conf.notifications),
+                        conf.bus.partitions)
 
 
 def api_app(conf: Settings) -> flask.Flask:
@@ -44,9 +45,7 @@ def api_app(conf: Settings) -> flask.Flask:
 
 def start_processors(conf: Settings, names: tuple[str, ...],
                      stop: threading.Event) -> list[threading.Thread]:
-    return Processors(open_bus(conf), stores.by_url(conf.store_url),
-                      conf.api.service_down_time, conf.quota,
-                      conf.quota_settle_interval).run(
+    return Processors.configured(open_bus(conf), stores.by_url(conf.store_url), conf).run(
         stop, names, conf.processor_concurrency)
 
 

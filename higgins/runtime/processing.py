@@ -8,10 +8,13 @@ import threading
 import time
 from collections.abc import Sequence
 
-from higgins import events, folding, publishing, settling
+from higgins import events, folding, publishing, sending, settling
 from higgins.bus.base import EVENTS, BatchHandler, Bus, each
+from higgins.dispatching import Dispatcher
 from higgins.faults import ServiceUnavailable
+from higgins.notifying import Notifier
 from higgins.processors import capsules, images, quotas, scheduling
+from higgins.settings import NotificationSettings, Settings, WebhookSettings
 from higgins.store.base import Store
 
 LOG = logging.getLogger(__name__)
@@ -19,24 +22,50 @@ _ROUTINE = frozenset({str(events.EventType.HOST_REPORTED)})
 FOLD_BATCH = 256  # events the fold takes at once when they are queued (no waiting for more)
 
 
+def event_groups(notifications: NotificationSettings) -> tuple[str, ...]:
+    """The event consumers a deployment runs (each a consumer group on the bus, whose queues
+    must exist before anything is published): the notifier only when notifications go
+    somewhere."""
+    return (*Processors.GROUPS, *(("notifier",) if notifications.url else ()))
+
+
 class Processors:
     """fold: every event into the views. scheduler: place creates, route actions to hosts.
-    quotas: settle quota allocations against the views every `settle_interval` seconds.
-    log: what the bus needs done by a processor (RabbitMQ: number and record what publishers
-    sent; nothing on the embedded bus). Some process must run it: `all` does."""
+    webhooks: deliver events to subscriptions (and retry what is due). notifier: Telemetry
+    notifications (when configured; the audit-period exists too). quotas: settle quota
+    allocations against the views every `settle_interval` seconds. log: what the bus needs
+    done by a processor (RabbitMQ: number and record what publishers sent; nothing on the
+    embedded bus). Some process must run it: `all` does."""
 
-    GROUPS = ("fold", "scheduler")  # event consumers (each a consumer group on the bus)
-    NAMES = (*GROUPS, "quotas", "log")
+    GROUPS = ("fold", "scheduler", "webhooks")  # event consumers always there
+    NAMES = (*GROUPS, "notifier", "quotas", "log")
 
     def __init__(self, bus: Bus, store: Store, service_down_time: float = 60.0,
                  quota: quotas.Defaults | None = None,
-                 settle_interval: float = 60.0) -> None:
+                 settle_interval: float = 60.0,
+                 webhooks: WebhookSettings | None = None,
+                 notifications: NotificationSettings | None = None) -> None:
         self.bus = bus
         self.store = store
         self.service_down_time = service_down_time  # a host silent this long gets nothing new
         self.quota = quota or quotas.Defaults()
         self.settle_interval = settle_interval
         self._folds = folding.Folds(bus, store)
+        self.dispatcher = Dispatcher(store, webhooks or WebhookSettings(), sending.post)
+        self.notifications = notifications or NotificationSettings()
+        self.notifier: Notifier | None = None
+        if self.notifications.url:
+            from higgins.bus.notifications import NotificationPublisher
+
+            given = self.notifications
+            publisher = NotificationPublisher(given.url, given.exchange, given.topics,
+                                              given.publisher_id, given.durable)
+            self.notifier = Notifier(bus, store, publisher.send)
+
+    @classmethod
+    def configured(cls, bus: Bus, store: Store, settings: Settings) -> Processors:
+        return cls(bus, store, settings.api.service_down_time, settings.quota,
+                   settings.quota_settle_interval, settings.webhooks, settings.notifications)
 
     def fold(self, batch: Sequence[events.Envelope]) -> None:
         """A batch into the views: folded in memory, each subject's view written once."""
@@ -77,7 +106,10 @@ class Processors:
         """Consume the event stream with `concurrency` workers per processor (one container's
         events are still handled one at a time, in order)."""
         handlers: dict[str, tuple[BatchHandler, int]] = {
-            "fold": (self.fold, FOLD_BATCH), "scheduler": (each(self.schedule), 1)}
+            "fold": (self.fold, FOLD_BATCH), "scheduler": (each(self.schedule), 1),
+            "webhooks": (self.dispatcher.handle, 64)}
+        if self.notifier is not None:
+            handlers["notifier"] = (self.notifier.handle, 256)
         threads = [
             threading.Thread(target=self.bus.consume,
                              args=(name, EVENTS, handlers[name][0], stop, concurrency,
@@ -88,6 +120,14 @@ class Processors:
         if "quotas" in names:
             threads.append(threading.Thread(target=self.settle_quotas, args=(stop,),
                                             daemon=True, name="processor-quotas"))
+        if "webhooks" in names:
+            threads.append(threading.Thread(target=self.dispatcher.retry_loop, args=(stop,),
+                                            daemon=True, name="processor-webhook-retries"))
+        if "notifier" in names and self.notifier is not None:
+            threads.append(threading.Thread(
+                target=self.notifier.audit_periods,
+                args=(stop, self.notifications.exists_interval), daemon=True,
+                name="processor-audit-periods"))
         for thread in threads:
             thread.start()
         if "log" in names:
