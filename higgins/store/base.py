@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from higgins.faults import ServiceUnavailable
+from higgins.processors.audit import Entry, Query
 from higgins.processors.model import CapsuleState, ContainerState, HostState, ImageState
 from higgins.processors.quotas import Allocation, Change, Usage
 from higgins.processors.webhooks import Attempt, Delivery, Subscription
@@ -87,7 +88,25 @@ class WebhookBook(Protocol):
         """The subscription's delivery log, newest first."""
 
 
-class Store(QuotaBook, WebhookBook, Protocol):
+class AuditLog(Protocol):
+    """The audit record (processors/audit.py): one entry per audited event, appended by the
+    audit processor (higgins/auditing.py), listed by GET /v1/events. Order: by time, then
+    event id; newest first unless asked otherwise."""
+
+    def record_audit(self, entries: Sequence[Entry]) -> None:
+        """Keep each entry under its event id: recording it again (a redelivered batch) writes
+        the same rows."""
+
+    def audit_entry(self, event_id: str) -> Entry | None: ...
+
+    def audit_entries(self, query: Query, marker: str | None = None, limit: int = 100,
+                      oldest_first: bool = False) -> list[Entry]:
+        """Up to `limit` entries matching `query`, newest first (or oldest first), after the
+        entry `marker` (an event id) in that order. audit.UnknownMarker if `marker` is no
+        entry of the query's project."""
+
+
+class Store(QuotaBook, WebhookBook, AuditLog, Protocol):
     def load_container(self, uuid: str) -> ContainerState | None: ...
 
     def save_container(self, state: ContainerState) -> None:

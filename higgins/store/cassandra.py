@@ -24,6 +24,7 @@ from higgins.processors.model import (
 from higgins.processors.quotas import Allocation, Change, Usage
 from higgins.store import records
 from higgins.store.base import QuotaUnavailable, StoreUnavailable
+from higgins.store.cassandra_audit import CassandraAudit
 from higgins.store.cassandra_webhooks import CassandraWebhooks
 
 _MIGRATIONS = (
@@ -103,7 +104,7 @@ _STATEMENTS = {
 _ROUNDS = 50
 
 
-class CassandraStore(CassandraWebhooks):
+class CassandraStore(CassandraWebhooks, CassandraAudit):
     """Keyspace per deployment (`cassandra://host:port/keyspace`); replication is the
     operator's choice, SimpleStrategy with one replica when Higgins creates it."""
 
@@ -120,6 +121,7 @@ class CassandraStore(CassandraWebhooks):
         self._usages: dict[str, tuple[int | None, Usage]] = {}
         self._upgrade_ledgers()
         self._prepare_webhooks()
+        self._prepare_audit()
 
     @classmethod
     def from_url(cls, url: str) -> CassandraStore:
