@@ -19,6 +19,7 @@ from higgins.api import (
     capsules,
     containers,
     errors,
+    events,
     host_calls,
     hosts,
     images,
@@ -26,6 +27,7 @@ from higgins.api import (
     missing,
     openapi,
     quotas,
+    subscriptions,
     versions,
     zun_services,
 )
@@ -43,14 +45,16 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory,
                policy: Policy | None = None,
                quota: QuotaDefaults | None = None,
                service_down_time: float = 60.0,
-               max_request_body_size: int = bodies.DEFAULT_MAX_BYTES) -> flask.Flask:
+               max_request_body_size: int = bodies.DEFAULT_MAX_BYTES,
+               allowed_networks: tuple[str, ...] = ()) -> flask.Flask:
     """The API; noauth until auth.require_tokens() puts Keystone in front of it."""
     app = flask.Flask("higgins")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["higgins"] = Services(bus=bus, store=store, agents=agents,
                                          policy=policy or Policy(),
                                          quota=quota or QuotaDefaults(),
-                                         service_down_time=service_down_time)
+                                         service_down_time=service_down_time,
+                                         allowed_networks=allowed_networks)
     app.url_map.strict_slashes = False
     app.wsgi_app = _collapse_slashes(app.wsgi_app)  # type: ignore[method-assign]
     errors.register(app)
@@ -62,6 +66,8 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory,
     app.register_blueprint(images.blueprint)
     app.register_blueprint(capsules.blueprint)
     app.register_blueprint(quotas.blueprint)
+    app.register_blueprint(events.blueprint)
+    app.register_blueprint(subscriptions.blueprint)
     app.register_blueprint(zun_services.blueprint)
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(missing.blueprint)
@@ -77,7 +83,8 @@ def configured_app(settings: config.Settings, bus: Bus, store: Store,
     (keystonemiddleware, [keystone_authtoken]) when [api] auth_strategy = keystone."""
     library = config.library_config(settings)
     app = create_app(bus, store, agents, Policy(library), settings.quota,
-                     settings.api.service_down_time, settings.api.max_request_body_size)
+                     settings.api.service_down_time, settings.api.max_request_body_size,
+                     settings.webhooks.allowed_networks)
     if settings.api.auth_strategy == "keystone":
         auth.require_tokens(app, library)
     return app

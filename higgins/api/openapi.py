@@ -98,9 +98,32 @@ _ROUTES: tuple[tuple[str, str, str, tuple[str, ...], str | None, tuple[int, ...]
     ("get", "/v1/quota_classes/{quota_class_name}", "A quota class (admin)", (), None, (200,)),
     ("put", "/v1/quota_classes/{quota_class_name}", "Set a quota class (admin)", (),
      "quota_update", (200,)),
+    # watch=true (Server-Sent Events until the client leaves) is left out, as the 501s are:
+    # a generated client would wait on a stream that does not end
+    ("get", "/v1/events", "The audit record, newest first (watch=true streams it as "
+     "Server-Sent Events)", ("all_projects", "limit", "marker", "container", "capsule",
+                             "project_id", "type", "request_id", "since", "until"), None,
+     (200,)),
+    ("get", "/v1/subscriptions", "List webhook subscriptions", ("all_projects",), None, (200,)),
+    ("post", "/v1/subscriptions", "Subscribe a URL to events (answers the secret once)", (),
+     "subscription_create", (201,)),
+    ("get", "/v1/subscriptions/{subscription_id}", "Show a subscription", (), None, (200,)),
+    ("patch", "/v1/subscriptions/{subscription_id}", "Change a subscription", (),
+     "subscription_update", (200,)),
+    ("delete", "/v1/subscriptions/{subscription_id}", "Delete a subscription", (), None,
+     (204,)),
+    ("post", "/v1/subscriptions/{subscription_id}/rotate_secret",
+     "A new signing secret (the old one signs during the grace period)", (),
+     "subscription_rotate", (200,)),
+    ("get", "/v1/subscriptions/{subscription_id}/deliveries",
+     "The delivery log, newest attempt first", ("limit",), None, (200,)),
+    ("post", "/v1/subscriptions/{subscription_id}/redeliver",
+     "Send one event or a time range again", (), "subscription_redeliver", (202,)),
 )
 
 _PATH_PARAMETERS = {"ident": "A container's (or capsule's) uuid or name.",
+                    "subscription_id": "A webhook subscription's uuid.",
+                    "subscription_id": "A webhook subscription's uuid.",
                     "project_id": "A Keystone project id.",
                     "request_id": "A request id (req-...).", "host": "A host's uuid or name.",
                     "quota_class_name": "A quota class name (default).",

@@ -105,6 +105,18 @@ _OTHER_RULES: dict[str, tuple[str, str]] = {
     "quota:delete": (ADMIN, "DELETE /v1/quotas/{project_id}"),
     "quota_class:get": (ADMIN, "GET /v1/quota_classes/{quota_class_name}"),
     "quota_class:update": (ADMIN, "PUT /v1/quota_classes/{quota_class_name}"),
+    "events:get_all": (READER, "GET /v1/events: the audit record of the caller's project"),
+    "events:get_all_all_projects": (ADMIN, "GET /v1/events?all_projects=True, or another "
+                                           "project's record with project_id="),
+    "subscription:create": (MEMBER, "POST /v1/subscriptions"),
+    "subscription:get": (READER, "GET /v1/subscriptions/{id} and its deliveries"),
+    "subscription:get_all": (READER, "GET /v1/subscriptions"),
+    "subscription:get_all_all_projects": (ADMIN, "GET /v1/subscriptions?all_projects=True, "
+                                                 "and any project's subscription by id"),
+    "subscription:update": (MEMBER, "PATCH /v1/subscriptions/{id}"),
+    "subscription:delete": (MEMBER, "DELETE /v1/subscriptions/{id}"),
+    "subscription:rotate_secret": (MEMBER, "POST /v1/subscriptions/{id}/rotate_secret"),
+    "subscription:redeliver": (MEMBER, "POST /v1/subscriptions/{id}/redeliver"),
 }
 
 

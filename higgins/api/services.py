@@ -38,6 +38,7 @@ class Services:
     policy: Policy
     quota: QuotaDefaults
     service_down_time: float = 60.0  # seconds without a host report before its service is down
+    allowed_networks: tuple[str, ...] = ()  # CIDRs webhooks may reach although internal
 
 
 def services() -> Services:

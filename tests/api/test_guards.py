@@ -16,6 +16,7 @@ import pytest
 
 from higgins import api, settings
 from higgins.bus.embedded import EmbeddedBus
+from higgins.processors.webhooks import Secret, Subscription
 from higgins.store.sqlite import SqliteStore
 from tests.api.conftest import MEMBER_OF_P1, NoAgents, error_of, running
 from tests.api.test_capsules_api import TEMPLATE
@@ -24,7 +25,8 @@ from tests.api.test_services_api import report
 
 # What stands in for each path parameter; {container}, {capsule}, {image}: p1's (`guarded`).
 _ARGUMENTS = {"project_id": "p1", "quota_class_name": "default", "request_id": "req-1",
-              "host": "node-1", "rest": "x", "image_id": "{image}"}
+              "host": "node-1", "rest": "x", "image_id": "{image}",
+              "subscription_id": "{subscription}"}
 _PARAMETER = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 
 
@@ -67,6 +69,7 @@ OPEN_TO_MEMBERS = {
     ("GET", "/v1/availability_zones"), ("GET", "/v1/images/search"),
     ("GET", "/v1/registries"), ("POST", "/v1/registries"), ("GET", "/v1/registries/x"),
     ("PATCH", "/v1/registries/x"), ("DELETE", "/v1/registries/x"),
+    ("GET", "/v1/subscriptions"), ("POST", "/v1/subscriptions"),
 }
 NOT_OPEN = [op for op in OPERATIONS if op not in OPEN_TO_MEMBERS]
 
@@ -104,10 +107,20 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dic
             "capsule": _made(client.post("/v1/capsules", json={"template": TEMPLATE},
                                          headers=MEMBER_OF_P1)),
             "image": _made(client.post("/v1/images", json={"repo": "busybox", "host": "node-1"},
-                                       headers=ADMIN))}
+                                       headers=ADMIN)),
+            "subscription": _subscribed(store)}
     yield client, made
     bus.close()
     store.close()
+
+
+def _subscribed(store: SqliteStore) -> str:
+    """p1's webhook subscription (in the store: its URL need not pass the SSRF guard here)."""
+    subscription = Subscription("5e1f0b6a-9d0e-4c52-8a55-0c0f1f2e3d4c", "p1", "u1",
+                                "https://hooks.example/x", ("container.*",),
+                                (Secret("whsec_AAAA"),), "2026-11-24T00:00:00Z")
+    store.save_subscription(subscription)
+    return subscription.uuid
 
 
 def _made(response: Any) -> str:
