@@ -237,9 +237,13 @@ def parse_types(text: str) -> tuple[str, ...]:
     return wanted
 
 
+_UNENCODED_PLUS = re.compile(r"(T[0-9:.]+) ([0-9]{2}:[0-9]{2})$")
+
+
 def parse_time(name: str, text: str) -> str:
+    """`since=` / `until=`; a `+` of an offset left unencoded in the URL arrives as a space."""
     try:
-        return time_key(text)
+        return time_key(_UNENCODED_PLUS.sub(r"\1+\2", text))
     except ValueError as error:
         raise InvalidFilter(f"{name} {text!r} is not an RFC 3339 time "
                             "(such as 2026-11-24T10:00:00Z)") from error

@@ -90,6 +90,11 @@ def test_times_become_keys_that_sort_as_time(text: str, key: str) -> None:
     assert audit.time_key(text) == key
 
 
+def test_an_offsets_plus_left_unencoded_in_a_url_is_understood() -> None:
+    assert audit.parse_time("since", "2026-11-24T12:00:00.5 02:00") == \
+        "2026-11-24T10:00:00.500000Z"
+
+
 @pytest.mark.parametrize("text", ["yesterday", "2026-13-01T00:00:00Z", "", "1700000000"])
 def test_what_is_no_time_is_an_invalid_filter(text: str) -> None:
     with pytest.raises(audit.InvalidFilter, match="RFC 3339"):
