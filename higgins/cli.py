@@ -13,6 +13,7 @@ from higgins import logs, settings
 
 if TYPE_CHECKING:
     from higgins.bus.base import Bus
+    from higgins.runtime import replay as replaying
 
 
 def _progress(step: str) -> None:
@@ -156,40 +157,59 @@ Stop with Ctrl-C; state survives restarts.
 
 
 def replay(args: argparse.Namespace, rest: list[str]) -> int:
-    """Fold the retained log again: --check compares with the views, --into rebuilds them."""
+    """Fold the retained log again: --check compares with the views, --into rebuilds them (as
+    they stood at --as-of TIME, if given)."""
+    import functools
+    import os
     from pathlib import Path
 
+    from higgins import bus as buses
     from higgins.bus.embedded import EmbeddedBus
     from higgins.runtime import allinone
+    from higgins.runtime import replay as replaying
 
     options = argparse.ArgumentParser(prog="higgins replay")
     options.add_argument("--check", action="store_true", help="compare with the stored views")
     options.add_argument("--into", type=Path, help="rebuild the views into this new SQLite file")
+    options.add_argument("--as-of", type=replaying.moment, metavar="TIME",
+                         help="with --into: the views as they stood at TIME (RFC 3339, e.g. "
+                              "2026-11-24T10:00:00Z; UTC when no offset is given): each "
+                              "subject's events stamped at or before TIME")
+    options.add_argument("--processes", type=int, default=os.cpu_count() or 1, metavar="N",
+                         help="fold the log in N processes side by side (default: one per CPU)")
     wanted, rest = options.parse_known_args(rest)
+    if wanted.as_of is not None and not wanted.into:
+        options.error("--as-of needs --into FILE (the views of a past moment go to a new file)")
+    if wanted.into and wanted.into.exists():
+        options.error(f"{wanted.into} exists: --into writes a new views file")
     conf = settings.load(rest, args.config_file)
+    spread = replaying.Spread(functools.partial(buses.by_url, conf.bus.url, conf.bus.log_url,
+                                                (), conf.bus.partitions), wanted.processes)
     if not conf.bus_url.startswith("sqlite://"):  # a shared log: processes keep running
         from higgins.runtime import processes
 
-        return _replay(wanted, processes.open_bus(conf), conf.store_url)
+        return _replay(wanted, processes.open_bus(conf), conf.store_url, spread)
     try:
         lock = allinone.lock_state(conf.state_path)
     except allinone.StateInUse as error:
         print(f"higgins replay: {error}; stop it first", file=sys.stderr)
         return 1
     with lock:
-        return _replay(wanted, EmbeddedBus.from_url(conf.bus_url), conf.store_url)
+        return _replay(wanted, EmbeddedBus.from_url(conf.bus_url), conf.store_url, spread)
 
 
-def _replay(wanted: argparse.Namespace, bus: Bus, store_url: str) -> int:
+def _replay(wanted: argparse.Namespace, bus: Bus, store_url: str,
+            spread: replaying.Spread) -> int:
     from higgins import store as stores
     from higgins.runtime import replay as replaying
     from higgins.store.sqlite import SqliteStore
 
     if wanted.into:
-        written = replaying.rebuild(bus, SqliteStore(wanted.into))
-        print(f"rebuilt {written} views into {wanted.into}")
+        written = replaying.rebuild(bus, SqliteStore(wanted.into), wanted.as_of, spread)
+        moment = f" as of {wanted.as_of.isoformat()}" if wanted.as_of else ""
+        print(f"rebuilt {written} views{moment} into {wanted.into}")
         return 0
-    report = replaying.check(bus, stores.by_url(store_url))
+    report = replaying.check(bus, stores.by_url(store_url), spread)
     for difference in report.differences:
         print(difference)
     print(f"{report.checked} subjects replayed, {len(report.differences)} differ")
@@ -201,7 +221,7 @@ def bench(args: argparse.Namespace, rest: list[str]) -> int:
     package."""
     import importlib
 
-    names = ("lifecycle", "fold", "capsules", "api", "embedded_log", "hops")
+    names = ("lifecycle", "fold", "capsules", "api", "embedded_log", "hops", "replay")
     if not rest or rest[0] not in names:
         print(f"usage: higgins bench {{{','.join(names)}}} [options]", file=sys.stderr)
         return 2
@@ -225,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                         add_help=False).set_defaults(run=processor)
     commands.add_parser("agent", help="run this host's agent").set_defaults(run=agent)
     commands.add_parser("replay", help="fold the log again: --check against the views, "
-                        "or --into FILE", add_help=False).set_defaults(run=replay)
+                        "or --into FILE [--as-of TIME]", add_help=False).set_defaults(run=replay)
     commands.add_parser("bench", help="run a benchmark: higgins bench lifecycle ...",
                         add_help=False).set_defaults(run=bench)
     args, rest = parser.parse_known_args(argv)

@@ -36,7 +36,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import kombu
@@ -218,6 +218,9 @@ class AmqpBus:
 
     def subjects(self) -> list[str]:
         return sorted(self.log.subjects())
+
+    def read_log(self, part: int = 0, parts: int = 1) -> Iterator[Envelope]:
+        return self.log.read_log(part, parts)
 
     def serve(self, stop: threading.Event, concurrency: int = 8) -> list[threading.Thread]:
         """Run this process's share of the log's sequencers (one active per partition across

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from higgins.events import Envelope
@@ -48,6 +48,12 @@ class Bus(Protocol):
 
     def subjects(self) -> list[str]:
         """Every subject with events in the retained log (for replay)."""
+
+    def read_log(self, part: int = 0, parts: int = 1) -> Iterator[Envelope]:
+        """Every event of the retained log, read a page at a time (for replay): each subject's
+        in seq order, as `history` gives them; subjects' events may interleave. With `parts`,
+        only the subjects of `part` (0 … parts-1): every subject falls in one part, the same
+        in every process, so parts can be read and folded side by side."""
 
     def consume(
         self,

@@ -60,6 +60,8 @@ _STATEMENTS = {
                 "USING TIMESTAMP ?",
     "write_subject": "INSERT INTO log_subjects (subject) VALUES (?)",
     "subjects": "SELECT subject FROM log_subjects",
+    "tokens": "SELECT subject, seq, epoch, body FROM log_events "
+              "WHERE token(subject) >= ? AND token(subject) <= ?",
     "any_subject": "SELECT subject FROM log_subjects LIMIT 1",
     "lease": "SELECT epoch FROM log_leases WHERE partition = ?",
     "first_lease": "INSERT INTO log_leases (partition, epoch, owner) VALUES (?, 1, ?) "
@@ -164,6 +166,23 @@ class CassandraLog:
     def subjects(self) -> Iterator[str]:
         for row in self._run("subjects"):
             yield row.subject
+
+    def read_log(self, part: int = 0, parts: int = 1) -> Iterator[Envelope]:
+        """Every subject's events by the rule `history` reads with, one subject after another:
+        a scan of the table in token order (a part is a slice of the token ring), each
+        partition in seq order, paged by the driver."""
+        subject, expected, epoch = None, 1, 0
+        try:
+            for row in self._run("tokens", *_token_range(part, parts)):
+                if row.subject != subject:
+                    subject, expected, epoch = row.subject, 1, 0
+                if row.seq != expected or row.epoch < epoch:
+                    expected = -1  # past the end of this subject's log: skip its other rows
+                    continue
+                yield _body(row.body)
+                expected, epoch = expected + 1, row.epoch
+        except cql.TRANSIENT as error:  # a later page could not be read
+            raise BusUnavailable(f"the event log (Cassandra) is unavailable: {error}") from error
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -274,6 +293,16 @@ class LogWriter:
         """Write an earlier log's events as they were numbered (epoch 0)."""
         if envelopes:
             self._write({subject: list(envelopes)})
+
+
+_TOKENS = 1 << 64  # Murmur3Partitioner: tokens from -2**63 to 2**63 - 1
+
+
+def _token_range(part: int, parts: int) -> tuple[int, int]:
+    """The first and last token of slice `part` of `parts` of the ring."""
+    first = -(1 << 63) + part * (_TOKENS // parts)
+    last = (1 << 63) - 1 if part == parts - 1 else first + _TOKENS // parts - 1
+    return first, last
 
 
 def _valid_head(rows: Any) -> int:

@@ -4,11 +4,12 @@ Side effects: reads and writes the log file; runs worker threads while consuming
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS offsets (
 
 _POLL_SECONDS = 0.5
 _BATCH = 256
+_LOG_PAGE = 10_000  # rows per read of read_log: each page is a read transaction of its own
 
 
 class EmbeddedBus:
@@ -131,6 +133,26 @@ class EmbeddedBus:
             "SELECT DISTINCT subject FROM log WHERE stream = ? ORDER BY subject", (EVENTS,))
         return [subject for (subject,) in rows]
 
+    def read_log(self, part: int = 0, parts: int = 1) -> Iterator[Envelope]:
+        """In log order (positions only grow, and a subject's seq with them), page by page, so
+        no read transaction stays open while the caller folds, and appends go on meanwhile.
+        Only the bodies of the part's subjects are parsed."""
+        mine: dict[str, bool] = {}
+        after = 0
+        while True:
+            page = self._connect().execute(
+                "SELECT position, subject, body FROM log WHERE stream = ? AND position > ? "
+                "ORDER BY position LIMIT ?", (EVENTS, after, _LOG_PAGE)).fetchall()
+            for _, subject, body in page:
+                ours = mine.get(subject)
+                if ours is None:
+                    ours = mine[subject] = parts == 1 or _part_of(subject, parts) == part
+                if ours:
+                    yield json.loads(body)
+            if len(page) < _LOG_PAGE:
+                return
+            after = page[-1][0]
+
     def read(self, stream: str, after: int, limit: int = _BATCH) -> list[tuple[int, Envelope]]:
         rows = self._connect().execute(
             "SELECT position, body FROM log WHERE stream = ? AND position > ? "
@@ -206,6 +228,11 @@ class EmbeddedBus:
             if db is not None:
                 db.close()
                 setattr(self._local, name, None)
+
+
+def _part_of(subject: str, parts: int) -> int:
+    """Stable across processes (Python's hash() is not)."""
+    return int.from_bytes(hashlib.blake2b(subject.encode(), digest_size=4).digest()) % parts
 
 
 class _Progress:

@@ -1,11 +1,16 @@
 """WIRING: audit replay: fold the retained log from nothing, in memory, in one read of the whole
 log, and compare the result with the stored views (`higgins replay --check`), or write it into
-fresh views (`--into`), as the log stood at a moment if asked (`--as-of`)."""
+fresh views (`--into`), as the log stood at a moment if asked (`--as-of`).
+Side effects: reads the log; writes the views (rebuild); with a Spread, starts processes that
+read and fold parts of the log side by side (the fold is CPU-bound: threads would share one
+core)."""
 
 from __future__ import annotations
 
 import datetime
+import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +26,16 @@ SAVE_CHUNK = 5_000  # views written per store transaction (SQLite) or per pipeli
 class Report:
     checked: int = 0
     differences: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Fold the log in `parts` processes: this one (with the bus it was handed) and parts - 1
+    started ones, each opening its own bus with `open_bus` (picklable: a module-level
+    function or a functools.partial of one)."""
+
+    open_bus: Callable[[], Bus]
+    parts: int = 2
 
 
 @dataclass(frozen=True)
@@ -72,15 +87,39 @@ def fold_log(log: Iterable[events.Envelope], as_of: datetime.datetime | None = N
     return states
 
 
+def fold_spread(bus: Bus, as_of: datetime.datetime | None = None,
+                spread: Spread | None = None) -> dict[str, Any]:
+    """fold_log of the whole log, its parts folded side by side when `spread` says so."""
+    if spread is None or spread.parts < 2:
+        return fold_log(bus.read_log(), as_of)
+    context = multiprocessing.get_context("spawn")  # no copies of this one's connections
+    with ProcessPoolExecutor(spread.parts - 1, mp_context=context) as pool:
+        others = [pool.submit(_fold_part, spread.open_bus, part, spread.parts, as_of)
+                  for part in range(1, spread.parts)]
+        states = fold_log(bus.read_log(0, spread.parts), as_of)
+        for other in others:
+            states.update(other.result())
+    return states
+
+
+def _fold_part(open_bus: Callable[[], Bus], part: int, parts: int,
+               as_of: datetime.datetime | None) -> dict[str, Any]:
+    bus = open_bus()
+    try:
+        return fold_log(bus.read_log(part, parts), as_of)
+    finally:
+        bus.close()
+
+
 def _stored(store: Store, subject: str) -> Any:
     kind = _KINDS[events.subject_kind(subject)]
     return kind.load(store, kind.key(subject))
 
 
-def check(bus: Bus, store: Store) -> Report:
+def check(bus: Bus, store: Store, spread: Spread | None = None) -> Report:
     """Every view must equal the fold of its subject's events, field for field."""
     report = Report()
-    for subject, replayed in fold_log(bus.read_log()).items():
+    for subject, replayed in fold_spread(bus, None, spread).items():
         report.checked += 1
         stored = _stored(store, subject)
         if replayed != stored:
@@ -88,10 +127,11 @@ def check(bus: Bus, store: Store) -> Report:
     return report
 
 
-def rebuild(bus: Bus, store: Store, as_of: datetime.datetime | None = None) -> int:
+def rebuild(bus: Bus, store: Store, as_of: datetime.datetime | None = None,
+            spread: Spread | None = None) -> int:
     """Write the folds of the log (up to `as_of`) into an empty store, a chunk of views per
     save_all; the number of views written."""
-    states = [state for state in fold_log(bus.read_log(), as_of).values() if state is not None]
+    states = [state for state in fold_spread(bus, as_of, spread).values() if state is not None]
     for chunk in _chunks(states, SAVE_CHUNK):
         store.save_all(chunk)
     return len(states)
