@@ -80,7 +80,7 @@ def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOn
     stop = threading.Event()
     threads = Processors.configured(bus, store, settings).run(stop)
     threads += agent.run(stop, agent_settings.concurrency, agent_settings.report_interval)
-    progress("processors fold, scheduler and webhooks consuming the event log"
+    progress("processors fold, scheduler, audit and webhooks consuming the event log"
              + ("; notifications to " + settings.notifications.url.split("@")[-1]
                 if settings.notifications.url else "; notifications off"))
     app = api.configured_app(settings, bus, store, LocalAgents({agent_settings.host: agent}))

@@ -3,12 +3,13 @@ publish the outcome (ids derived from the cause) -> the bus commits the position
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Sequence
 
-from higgins import events, folding, publishing, sending, settling
+from higgins import auditing, events, folding, publishing, sending, settling
 from higgins.bus.base import EVENTS, BatchHandler, Bus, each
 from higgins.dispatching import Dispatcher
 from higgins.faults import ServiceUnavailable
@@ -31,13 +32,14 @@ def event_groups(notifications: NotificationSettings) -> tuple[str, ...]:
 
 class Processors:
     """fold: every event into the views. scheduler: place creates, route actions to hosts.
+    audit: append each event's entry to the audit record (GET /v1/events).
     webhooks: deliver events to subscriptions (and retry what is due). notifier: Telemetry
     notifications (when configured; the audit-period exists too). quotas: settle quota
     allocations against the views every `settle_interval` seconds. log: what the bus needs
     done by a processor (RabbitMQ: number and record what publishers sent; nothing on the
     embedded bus). Some process must run it: `all` does."""
 
-    GROUPS = ("fold", "scheduler", "webhooks")  # event consumers always there
+    GROUPS = ("fold", "scheduler", "audit", "webhooks")  # event consumers always there
     NAMES = (*GROUPS, "notifier", "quotas", "log")
 
     def __init__(self, bus: Bus, store: Store, service_down_time: float = 60.0,
@@ -107,6 +109,7 @@ class Processors:
         events are still handled one at a time, in order)."""
         handlers: dict[str, tuple[BatchHandler, int]] = {
             "fold": (self.fold, FOLD_BATCH), "scheduler": (each(self.schedule), 1),
+            "audit": (functools.partial(auditing.record, self.store), auditing.BATCH),
             "webhooks": (self.dispatcher.handle, 64)}
         if self.notifier is not None:
             handlers["notifier"] = (self.notifier.handle, 256)

@@ -61,6 +61,9 @@ class Higgins:
         self.config.write_text(
             f"[DEFAULT]\nhost = {self.host}\nstate_path = {workdir / 'state'}\n"
             f"[api]\nport = {self.port}\n"
+            # webhooks to the tests' receivers on 127.0.0.1, retried within seconds
+            "[webhooks]\nallowed_networks = 127.0.0.0/8\nretry_schedule = 1,2,2,4,8\n"
+            "retry_poll = 0.2\ntimeout = 5\n"
         )
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
