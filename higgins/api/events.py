@@ -217,6 +217,13 @@ class _Cursor:
     seen: dict[str, str] = field(default_factory=dict)  # event id -> time key
 
 
+def _scope(query: Query) -> Query:
+    """What a watch reads: the query's partitions (project, target) and time range. Its
+    window moves with the newest entry there, not with the newest that matched the filters:
+    a rare type does not make every poll read back to its last match."""
+    return replace(query, types=(), request_id=None)
+
+
 def _start(store: AuditLog, query: Query, resume: str | None, lateness: float) -> _Cursor:
     """Where a watch begins: after `resume` (an event id), from `since`, or after the newest
     entry recorded now."""
@@ -228,7 +235,7 @@ def _start(store: AuditLog, query: Query, resume: str | None, lateness: float) -
         return _Cursor(audit.sort_key(marker), {resume: audit.sort_key(marker)})
     if query.since is not None:
         return _Cursor(audit.shifted(query.since, lateness))
-    newest = store.audit_entries(query, limit=1)
+    newest = store.audit_entries(_scope(query), limit=1)
     if not newest:
         return _Cursor(audit.MIN_KEY)
     cursor = _Cursor(audit.sort_key(newest[0]))
@@ -239,11 +246,11 @@ def _start(store: AuditLog, query: Query, resume: str | None, lateness: float) -
 
 def _poll(store: AuditLog, query: Query, cursor: _Cursor, lateness: float,
           page: int = 200) -> Iterator[Entry]:
-    """Entries matching `query` not streamed yet, oldest first, page by page: everything from
-    `lateness` before the newest streamed (or from `since`), less what was streamed."""
+    """Entries matching `query` not streamed yet, oldest first, page by page: of the scope's
+    entries from `lateness` before the newest seen (or from `since`), those not seen yet."""
     lower = query.lower() if cursor.newest == audit.MIN_KEY else \
         max(query.lower(), audit.shifted(cursor.newest, -lateness))
-    window, marker = replace(query, since=lower), None
+    window, marker = replace(_scope(query), since=lower), None
     while True:
         rows = store.audit_entries(window, marker, page, oldest_first=True)
         for found in rows:
@@ -251,7 +258,8 @@ def _poll(store: AuditLog, query: Query, cursor: _Cursor, lateness: float,
                 key = audit.sort_key(found)
                 cursor.seen[found["id"]] = key
                 cursor.newest = max(cursor.newest, key)
-                yield found
+                if audit.matches(query, found):
+                    yield found
         if len(rows) < page:
             break
         marker = rows[-1]["id"]

@@ -21,6 +21,7 @@ from higgins.api import events as api_events
 from higgins.api.hosts import host_uuid
 from higgins.bus.embedded import EmbeddedBus
 from higgins.events import EventType
+from higgins.processors import audit
 from higgins.store.sqlite import SqliteStore
 from tests.api.conftest import error_of, running
 from tests.api.test_capsules_api import TEMPLATE
@@ -387,3 +388,39 @@ def test_under_waitress_each_entry_is_sent_at_once_and_a_gone_client_frees_its_t
     while watches.active and time.monotonic() < deadline:
         time.sleep(0.02)
     assert watches.active == 0
+
+
+class Counting:
+    """An AuditLog that remembers what each listing asked for."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+        self.asked: list[tuple[Any, int]] = []
+
+    def audit_entry(self, event_id: str) -> Any:
+        return self.store.audit_entry(event_id)
+
+    def audit_entries(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        found = self.store.audit_entries(query, *args, **kwargs)
+        self.asked.append((query, len(found)))
+        return found
+
+    def record_audit(self, entries: Any) -> None:
+        self.store.record_audit(entries)
+
+
+def test_a_watch_for_a_rare_type_reads_only_the_recent_window(store: SqliteStore) -> None:
+    def entry(kind: str, second: int) -> Any:
+        return audit.entry(events.Envelope(
+            id=publishing.new_id(), type=kind, subject=publishing.new_id(), seq=1,
+            time=f"2026-11-24T10:{second // 60:02d}:{second % 60:02d}+00:00",
+            project_id="p1", user_id="u1", request_id="req-1", data={}))
+
+    store.record_audit([entry("container.lost", 0)] +
+                       [entry("container.started", s) for s in range(600, 1200)])
+    counting = Counting(store)
+    query = audit.Query(project_id="p1", types=("container.lost",))
+    cursor = api_events._start(counting, query, None, lateness=10)
+    assert list(api_events._poll(counting, query, cursor, 10)) == []
+    window, read = counting.asked[-1]  # the 10 s before the newest entry of the project
+    assert window.since == "2026-11-24T10:19:49.000000Z" and read == 11
