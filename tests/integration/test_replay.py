@@ -5,10 +5,17 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
 
+from higgins import publishing, settings
+from higgins import store as stores
+from higgins.processors.model import ContainerState, Status
+from higgins.store.base import Store
+from higgins.store.sqlite import SqliteStore
 from tests.integration.conftest import Api, Higgins, push_to_registry, wait_for
 
 pytestmark = pytest.mark.docker
@@ -61,3 +68,67 @@ def test_the_log_reproduces_every_view_and_a_tampered_view_is_caught(
 
     rebuilt = replay(fresh_higgins, "--into", str(fresh_higgins.workdir / "rebuilt.db"))
     assert rebuilt.returncode == 0 and "rebuilt 8 views" in rebuilt.stdout
+
+
+@pytest.fixture
+def views(fresh_deployment: Higgins) -> Iterator[Store]:
+    """The deployment's own views (its SQLite file, or its Cassandra keyspace), read directly."""
+    store = stores.by_url(settings.load([], [str(fresh_deployment.config)]).store_url)
+    yield store
+    store.close()
+
+
+_UNSETTLED = (Status.CREATING, Status.DELETING, Status.REBUILDING)
+
+
+def settled(views: Store, uuids: list[str]) -> dict[str, ContainerState] | None:
+    """Every container's view, once none of them is in the middle of anything."""
+    found = {uuid: views.load_container(uuid) for uuid in uuids}
+    if all(s is not None and s.task_state is None and s.status not in _UNSETTLED
+           for s in found.values()):
+        return {uuid: state for uuid, state in found.items() if state is not None}
+    return None
+
+
+def capture(views: Store, uuids: list[str]) -> tuple[str, dict[str, ContainerState]]:
+    """Wait until the views are settled; the moment (after they were read) and the views."""
+    captured = wait_for(lambda: settled(views, uuids), 60, "the containers to settle")
+    return publishing.utc_now(), captured
+
+
+def test_replay_as_of_equals_the_views_captured_at_that_time(
+        fresh_deployment: Higgins, views: Store, tmp_path: Path) -> None:
+    server = fresh_deployment
+    server.start()
+    api = Api(server.url)
+    made = [api.create(name=f"c{i}")["uuid"] for i in range(3)]
+    moments = [capture(views, made)]
+
+    api.action(made[0], "stop", "?timeout=1")
+    api.call("DELETE", f"/v1/containers/{made[1]}?force=True")
+    made.append(api.create(run=False, name="c3")["uuid"])
+    moments.append(capture(views, made))
+
+    api.action(made[0], "start")
+    api.call("PATCH", f"/v1/containers/{made[2]}", json={"name": "renamed"})
+    api.call("DELETE", f"/v1/containers/{made[2]}?stop=True")
+    made.append(api.create(name="c4")["uuid"])
+    moments.append(capture(views, made))
+
+    api.action(made[4], "kill")  # after the last moment: none of the moments sees it
+    api.call("DELETE", f"/v1/containers/{made[0]}?force=True")
+    api.wait_gone(made[0])
+    api.wait_status(made[4], "Stopped")
+    server.stop()  # the embedded log is replayed with Higgins stopped
+
+    for index, (moment, captured) in enumerate(moments):
+        into = tmp_path / f"as-of-{index}.db"
+        rebuilt = replay(server, "--as-of", moment, "--into", str(into))
+        assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+        past = SqliteStore(into)
+        assert {u: past.load_container(u) for u in made} == \
+            {u: captured.get(u) for u in made}, f"as of {moment}"
+        alive = [s.uuid for s in past.find_containers()]
+        assert sorted(alive) == sorted(u for u, s in captured.items()
+                                       if s.status is not Status.DELETED)
+        past.close()
