@@ -170,9 +170,12 @@ def remove_labelled(host: str) -> None:
 
 
 @contextmanager
-def fresh_higgins(backend: str) -> Iterator[Higgins]:
-    """A Higgins of this measurement's own, stopped and cleaned up whatever happens."""
+def fresh_higgins(backend: str, config: str = "") -> Iterator[Higgins]:
+    """A Higgins of this measurement's own (with `config`, INI lines, added to its
+    configuration), stopped and cleaned up whatever happens."""
     server = Higgins(backend)
+    with open(server.workdir / "higgins.conf", "a") as conf:
+        conf.write(config)
     failed = True
     try:
         server.start()

@@ -26,7 +26,10 @@ def _serve(app: Any, host: str, port: int, threads: int, name: str,
     import waitress
 
     try:
-        server = waitress.create_server(app, host=host, port=port, threads=threads)
+        # lookahead: waitress reads the socket while a request runs, so a watch of
+        # /v1/events notices at once that its client went away (waitress.client_disconnected)
+        server = waitress.create_server(app, host=host, port=port, threads=threads,
+                                        channel_request_lookahead=1)
     except OSError as error:
         on_stop()
         print(f"higgins {name} failed: cannot listen on {host}:{port}: {error.strerror}",

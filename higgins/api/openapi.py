@@ -123,7 +123,6 @@ _ROUTES: tuple[tuple[str, str, str, tuple[str, ...], str | None, tuple[int, ...]
 
 _PATH_PARAMETERS = {"ident": "A container's (or capsule's) uuid or name.",
                     "subscription_id": "A webhook subscription's uuid.",
-                    "subscription_id": "A webhook subscription's uuid.",
                     "project_id": "A Keystone project id.",
                     "request_id": "A request id (req-...).", "host": "A host's uuid or name.",
                     "quota_class_name": "A quota class name (default).",

@@ -69,7 +69,7 @@ OPEN_TO_MEMBERS = {
     ("GET", "/v1/availability_zones"), ("GET", "/v1/images/search"),
     ("GET", "/v1/registries"), ("POST", "/v1/registries"), ("GET", "/v1/registries/x"),
     ("PATCH", "/v1/registries/x"), ("DELETE", "/v1/registries/x"),
-    ("GET", "/v1/subscriptions"), ("POST", "/v1/subscriptions"),
+    ("GET", "/v1/subscriptions"), ("POST", "/v1/subscriptions"), ("GET", "/v1/events"),
 }
 NOT_OPEN = [op for op in OPERATIONS if op not in OPEN_TO_MEMBERS]
 
