@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import random
+import resource
 import sqlite3
 import subprocess
 import tempfile
@@ -223,10 +224,23 @@ def write_cassandra(log: CassandraLog, rows: Iterator[Row], chunk: int = 20_000)
 
 
 def timed_replay(bus: Bus, views: Path, spread: replay.Spread) -> tuple[float, int]:
-    """runtime/replay.rebuild, as `higgins replay --into` runs it: (seconds, views written)."""
+    """runtime/replay.rebuild, as `higgins replay --into` runs it: (seconds, views written).
+    Prints the load on the machine as it starts (it is shared) and the CPU time it took."""
+    load = os.getloadavg()[0]
+    cpu = _cpu_seconds()
     started = time.monotonic()
     written = replay.rebuild(bus, SqliteStore(views), None, spread)
-    return time.monotonic() - started, written
+    elapsed = time.monotonic() - started
+    print(f"replay: 1-minute load {load:.2f} as it started; {_cpu_seconds() - cpu:.1f} CPU-s "
+          f"in {spread.parts} processes")
+    return elapsed, written
+
+
+def _cpu_seconds() -> float:
+    """User + system time of this process and its finished children (replay's processes)."""
+    mine, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                          resource.RUSAGE_CHILDREN))
+    return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime
 
 
 def on_embedded(workdir: Path, total: int, cloud: Cloud, processes: int,

@@ -32,7 +32,9 @@ class Report:
 class Spread:
     """Fold the log in `parts` processes: this one (with the bus it was handed) and parts - 1
     started ones, each opening its own bus with `open_bus` (picklable: a module-level
-    function or a functools.partial of one)."""
+    function or a functools.partial of one). They are spawned, not forked (no copies of this
+    process's connections and threads), so a script that replays with a Spread guards its
+    own code with `if __name__ == "__main__"`, as `higgins` does."""
 
     open_bus: Callable[[], Bus]
     parts: int = 2
@@ -92,7 +94,7 @@ def fold_spread(bus: Bus, as_of: datetime.datetime | None = None,
     """fold_log of the whole log, its parts folded side by side when `spread` says so."""
     if spread is None or spread.parts < 2:
         return fold_log(bus.read_log(), as_of)
-    context = multiprocessing.get_context("spawn")  # no copies of this one's connections
+    context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(spread.parts - 1, mp_context=context) as pool:
         others = [pool.submit(_fold_part, spread.open_bus, part, spread.parts, as_of)
                   for part in range(1, spread.parts)]
