@@ -36,6 +36,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.arrivals: dict[str, float] = {}  # webhook-id -> latency seconds (first arrival)
+        self.requested: dict[str, float] = {}  # container uuid -> when its create arrived
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -47,9 +48,11 @@ class Receiver:
                 self.send_header("content-length", "0")
                 self.end_headers()
                 answered = time.time()
-                event_time = json.loads(body)["data"]["time"]
-                sent = datetime.datetime.fromisoformat(event_time).timestamp()
+                event = json.loads(body)["data"]
+                sent = datetime.datetime.fromisoformat(event["time"]).timestamp()
                 receiver.arrivals.setdefault(self.headers["webhook-id"], answered - sent)
+                if event["type"] == "container.create.requested":
+                    receiver.requested.setdefault(event["subject"], answered)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -73,19 +76,28 @@ def latency(backend: str, creates: int, rate: float) -> dict[str, Any]:
         made.raise_for_status()
         session = requests.Session()
         started = time.monotonic()
+        acked: dict[str, float] = {}  # uuid -> when its 202 came (after the log committed it)
         for index in range(creates):
             time.sleep(max(0.0, started + index / rate - time.monotonic()))
-            session.post(f"{server.url}/v1/containers", json=BODY, headers=HEADERS,
-                         timeout=30).raise_for_status()
+            answer = session.post(f"{server.url}/v1/containers", json=BODY, headers=HEADERS,
+                                  timeout=30)
+            answer.raise_for_status()
+            acked[answer.json()["uuid"]] = time.time()
         expected = creates * 3  # create.requested, scheduled, failed (the absent image)
         deadline = time.monotonic() + 120
         while len(receiver.arrivals) < expected and time.monotonic() < deadline:
             time.sleep(0.1)
     receiver.server.shutdown()
     values = [v * 1000 for v in receiver.arrivals.values()]
+    # commit-to-2xx: a create's 202 comes once the log committed it, so its webhook's 2xx
+    # minus the 202 is at most the commit-to-2xx time (by the few ms from commit to 202)
+    after_ack = [(receiver.requested[u] - at) * 1000 for u, at in acked.items()
+                 if u in receiver.requested]
     return {"backend": backend, "creates": creates, "rate": rate, "events": len(values),
-            "expected": expected, "p50_ms": statistics.median(values),
-            "p99_ms": _percentile(values, 0.99), "max_ms": max(values)}
+            "expected": expected, "p50_ms": statistics.median(after_ack),
+            "p99_ms": _percentile(after_ack, 0.99), "max_ms": max(after_ack),
+            "from_event_time_p50_ms": statistics.median(values),
+            "from_event_time_p99_ms": _percentile(values, 0.99)}
 
 
 def notifications(containers: int) -> dict[str, Any]:
@@ -128,15 +140,17 @@ def main(argv: list[str]) -> int:
     options.add_argument("--rate", type=float, default=20.0, help="creates per second")
     options.add_argument("--notify-containers", type=int, default=2000,
                          help="lifecycles (10 events each) for the notifications figure; 0: skip")
-    wanted = options.parse_args(argv)
+    wanted = options.parse_args(argv[1:] if argv[:1] == ["webhooks"] else argv)
     backends = ("embedded", "rabbitmq") if wanted.backend == "both" else (wanted.backend,)
     for backend in backends:
         row = latency(backend, wanted.creates, wanted.rate)
         verdict = ", ".join(f"{name} {'met' if row[name] <= limit else 'NOT met'}"
                             for name, limit in TARGETS.items())
         print(f"webhooks {backend}: {row['events']}/{row['expected']} events delivered; "
-              f"commit-to-2xx p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
-              f"max {row['max_ms']:.1f} ms at {row['rate']:g} creates/s ({verdict})")
+              f"commit(202)-to-2xx p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
+              f"max {row['max_ms']:.1f} ms at {row['rate']:g} creates/s ({verdict}); "
+              f"from the event's time (set before the commit) p50 "
+              f"{row['from_event_time_p50_ms']:.1f} ms, p99 {row['from_event_time_p99_ms']:.1f}")
         print(json.dumps(row), file=sys.stderr)
     if wanted.notify_containers:
         row = notifications(wanted.notify_containers)

@@ -224,7 +224,8 @@ def bench(args: argparse.Namespace, rest: list[str]) -> int:
     package."""
     import importlib
 
-    names = ("lifecycle", "fold", "capsules", "api", "embedded_log", "hops", "replay")
+    names = ("lifecycle", "fold", "capsules", "api", "embedded_log", "hops", "replay",
+             "webhooks")
     if not rest or rest[0] not in names:
         print(f"usage: higgins bench {{{','.join(names)}}} [options]", file=sys.stderr)
         return 2

@@ -10,7 +10,6 @@ import json
 import zlib
 from typing import Any
 
-from cassandra import ConsistencyLevel
 from cassandra.cluster import Session
 from cassandra.query import BatchStatement, PreparedStatement
 
@@ -23,8 +22,9 @@ DUE_SHARDS = 8
 _MIGRATIONS = (
     """CREATE TABLE IF NOT EXISTS subscriptions (
         uuid text PRIMARY KEY, project_id text, created_at text, body text)""",
-    "CREATE INDEX IF NOT EXISTS subscriptions_project ON subscriptions (project_id) "
-    "USING 'sai'",
+    # a project's subscriptions as one partition: the dispatcher reads it per batch
+    """CREATE TABLE IF NOT EXISTS subscriptions_by_project (
+        project_id text, uuid text, body text, PRIMARY KEY (project_id, uuid))""",
     """CREATE TABLE IF NOT EXISTS webhook_deliveries (
         subscription text, event_id text, next_at double, body text,
         PRIMARY KEY (subscription, event_id))""",
@@ -40,7 +40,11 @@ _STATEMENTS = {
     "save_subscription": "INSERT INTO subscriptions (uuid, project_id, created_at, body) "
                          "VALUES (?, ?, ?, ?)",
     "load_subscription": "SELECT body FROM subscriptions WHERE uuid = ?",
-    "project_subscriptions": "SELECT body FROM subscriptions WHERE project_id = ?",
+    "project_subscriptions": "SELECT body FROM subscriptions_by_project WHERE project_id = ?",
+    "save_in_project": "INSERT INTO subscriptions_by_project (project_id, uuid, body) "
+                       "VALUES (?, ?, ?)",
+    "delete_in_project": "DELETE FROM subscriptions_by_project "
+                         "WHERE project_id = ? AND uuid = ?",
     "all_subscriptions": "SELECT body FROM subscriptions",
     "delete_subscription": "DELETE FROM subscriptions WHERE uuid = ?",
     "delete_deliveries": "DELETE FROM webhook_deliveries WHERE subscription = ?",
@@ -76,8 +80,6 @@ class CassandraWebhooks:
         cql.migrate(self._session, "webhooks", _MIGRATIONS)
         self._webhooks = {name: self._session.prepare(statement)
                           for name, statement in _STATEMENTS.items()}
-        # deliveries are compare-and-set by claims: read what the last claim left
-        self._webhooks["load_delivery"].consistency_level = ConsistencyLevel.SERIAL
 
     def _cql(self, name: str, *values: Any) -> Any:
         try:
@@ -86,8 +88,13 @@ class CassandraWebhooks:
             raise StoreUnavailable(f"Cassandra is unavailable: {error}") from error
 
     def save_subscription(self, subscription: Subscription) -> None:
-        self._cql("save_subscription", subscription.uuid, subscription.project_id,
-                  subscription.created_at, json.dumps(records.subscription_record(subscription)))
+        body = json.dumps(records.subscription_record(subscription))
+        batch = BatchStatement()
+        batch.add(self._webhooks["save_subscription"],
+                  (subscription.uuid, subscription.project_id, subscription.created_at, body))
+        batch.add(self._webhooks["save_in_project"],
+                  (subscription.project_id, subscription.uuid, body))
+        self._batch(batch)
 
     def load_subscription(self, uuid: str) -> Subscription | None:
         row = self._cql("load_subscription", uuid).one()
@@ -100,6 +107,9 @@ class CassandraWebhooks:
         return sorted(found, key=lambda s: (s.created_at, s.uuid))
 
     def delete_subscription(self, uuid: str) -> None:
+        found = self.load_subscription(uuid)
+        if found is not None:
+            self._cql("delete_in_project", found.project_id, uuid)
         shard = _shard(uuid)
         for row in self._cql("pending_of", uuid):
             self._cql("not_due", shard, uuid, row.event_id)
@@ -118,6 +128,9 @@ class CassandraWebhooks:
         else:
             batch.add(self._webhooks["not_due"], (shard, delivery.subscription,
                                                   delivery.event_id))
+        self._batch(batch)
+
+    def _batch(self, batch: BatchStatement) -> None:
         try:
             self._session.execute(batch)
         except cql.TRANSIENT as error:
