@@ -12,6 +12,7 @@ scripts/start-keystone.sh
 scripts/install-clients.sh
 scripts/install-tempest.sh
 scripts/install-schemathesis.sh
+scripts/install-ceilometer.sh
 echo "==> lint and layer contracts"
 .venv/bin/ruff check higgins tests bench
 .venv/bin/lint-imports
