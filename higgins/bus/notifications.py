@@ -58,8 +58,7 @@ class NotificationPublisher:
             connection.connect()
             channel = connection.channel()
             self._exchange(channel).declare()
-        except (*connection.connection_errors, *connection.channel_errors,
-                socket.error) as error:
+        except (OSError, *connection.connection_errors, *connection.channel_errors) as error:
             with contextlib.suppress(Exception):  # half-open: release what there is
                 connection.release()
             raise BusUnavailable(f"RabbitMQ is unavailable for notifications: {error}") \
