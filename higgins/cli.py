@@ -253,7 +253,13 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("bench", help="run a benchmark: higgins bench lifecycle ...",
                         add_help=False).set_defaults(run=bench)
     args, rest = parser.parse_known_args(argv)
-    return int(args.run(args, rest))
+    from oslo_config import cfg
+
+    try:
+        return int(args.run(args, rest))
+    except cfg.Error as error:  # a bad option value: the operator's to fix, no traceback
+        print(f"higgins: configuration error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass
@@ -233,10 +234,21 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
         config_files=tuple(conf.config_file or ()),
         notifications=_notifications(conf, bus_url),
         webhooks=WebhookSettings(
-            tuple(conf.webhooks.allowed_networks),
+            _networks(conf.webhooks.allowed_networks),
             tuple(float(s) for s in conf.webhooks.retry_schedule), conf.webhooks.timeout,
             conf.webhooks.retry_poll, conf.webhooks.workers),
     )
+
+
+def _networks(given: list[str]) -> tuple[str, ...]:
+    """[webhooks] allowed_networks, each a CIDR (a bad one stops the start, with its name)."""
+    for network in given:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as error:
+            raise cfg.Error(f"[webhooks] allowed_networks: {network!r} is no CIDR "
+                            f"({error})") from error
+    return tuple(given)
 
 
 def _notifications(conf: cfg.ConfigOpts, bus_url: str) -> NotificationSettings:
