@@ -190,9 +190,10 @@ def write_embedded(path: Path, rows: Iterator[Row], chunk: int = 50_000) -> None
                 for r, _ in zip(rows, range(chunk), strict=False)]
         if not page:
             break
-        with db:
-            db.executemany("INSERT INTO log (stream, id, subject, seq, body) "
-                           "VALUES (?, ?, ?, ?, ?)", page)
+        db.execute("BEGIN")  # a transaction per chunk (the connection is in autocommit)
+        db.executemany("INSERT INTO log (stream, id, subject, seq, body) "
+                       "VALUES (?, ?, ?, ?, ?)", page)
+        db.execute("COMMIT")
     db.close()
 
 
