@@ -180,7 +180,21 @@ def replay(args: argparse.Namespace, rest: list[str]) -> int:
                               "subject's events stamped at or before TIME")
     options.add_argument("--processes", type=int, default=os.cpu_count() or 1, metavar="N",
                          help="fold the log in N processes side by side (default: one per CPU)")
+    options.add_argument("--redeliver", action="store_true",
+                         help="send the events stamped --from T1 --to T2 out again, to "
+                              "--subscription ID (its dispatchers deliver them) or as "
+                              "--notifications (sent from here); Higgins keeps running")
+    options.add_argument("--from", dest="since", metavar="T1")
+    options.add_argument("--to", dest="until", metavar="T2")
+    targets = options.add_mutually_exclusive_group()
+    targets.add_argument("--subscription", metavar="ID")
+    targets.add_argument("--notifications", action="store_true")
     wanted, rest = options.parse_known_args(rest)
+    if wanted.redeliver:
+        if not (wanted.since and wanted.until and (wanted.subscription or wanted.notifications)):
+            options.error("--redeliver needs --from T1 --to T2 and --subscription ID or "
+                          "--notifications")
+        return _redeliver(wanted, settings.load(rest, args.config_file))
     if wanted.as_of is not None and not wanted.into:
         options.error("--as-of needs --into FILE (the views of a past moment go to a new file)")
     if wanted.into and wanted.into.exists():
@@ -199,6 +213,30 @@ def replay(args: argparse.Namespace, rest: list[str]) -> int:
         return 1
     with lock:
         return _replay(wanted, EmbeddedBus.from_url(conf.bus_url), conf.store_url, spread)
+
+
+def _redeliver(wanted: argparse.Namespace, conf: settings.Settings) -> int:
+    from higgins import store as stores
+    from higgins.processors import audit
+    from higgins.runtime import processes, redelivery
+
+    bus, store = processes.open_bus(conf), stores.by_url(conf.store_url)
+    try:
+        if wanted.subscription:
+            count = redelivery.to_subscription(bus, store, wanted.subscription, wanted.since,
+                                               wanted.until)
+            print(f"{count} deliveries due again for subscription {wanted.subscription}")
+        else:
+            count = redelivery.as_notifications(bus, store, conf.notifications, wanted.since,
+                                                wanted.until)
+            print(f"notifications of {count} events sent again")
+        return 0
+    except (LookupError, audit.InvalidFilter) as error:
+        print(f"higgins replay --redeliver: {error}", file=sys.stderr)
+        return 1
+    finally:
+        bus.close()
+        store.close()
 
 
 def _replay(wanted: argparse.Namespace, bus: Bus, store_url: str,

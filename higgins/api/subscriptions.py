@@ -6,15 +6,16 @@ it is made (create, rotate_secret)."""
 from __future__ import annotations
 
 import datetime
+import itertools
 import os
 import time
 import uuid as uuidlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import flask
 
-from higgins import dispatching, events, sending
+from higgins import auditing, dispatching, events, sending
 from higgins.api import errors, parsing
 from higgins.api.identity import current_caller
 from higgins.api.services import authorize, granted_flag, services
@@ -197,8 +198,9 @@ def _events(subscription: Subscription, body: dict[str, Any]) -> Iterator[events
     """The log's envelopes of the subscription's project the body names, oldest first."""
     store = services().store
     if "event_id" in body:
-        entries = [e for e in [store.audit_entry(body["event_id"])] if e is not None
-                   and audit.project_of(e) == subscription.project_id]
+        entries: Iterable[audit.Entry] = [
+            e for e in [store.audit_entry(body["event_id"])]
+            if e is not None and audit.project_of(e) == subscription.project_id]
     else:
         until = body.get("until")
         try:
@@ -207,19 +209,5 @@ def _events(subscription: Subscription, body: dict[str, Any]) -> Iterator[events
                                 until=audit.parse_time("until", until) if until else None)
         except audit.InvalidFilter as error:
             raise errors.bad_request(str(error)) from error
-        entries = store.audit_entries(query, limit=REDELIVER_MAX, oldest_first=True)
-    histories: dict[str, dict[str, events.Envelope]] = {}
-    for entry in entries:
-        subject = _subject(entry["target"])
-        if subject not in histories:
-            histories[subject] = {e["id"]: e for e in services().bus.history(subject)}
-        if entry["id"] in histories[subject]:
-            yield histories[subject][entry["id"]]
-
-
-def _subject(target: audit.Target) -> str:
-    """The log subject an audit entry's target is."""
-    kinds = {"capsule": events.capsule_subject, "image": events.image_subject}
-    if target["kind"] == "host":
-        return events.host_subject(target.get("name", ""))
-    return kinds.get(target["kind"], str)(target["uuid"])
+        entries = itertools.islice(auditing.recorded(store, query), REDELIVER_MAX)
+    return auditing.envelopes(services().bus, entries)

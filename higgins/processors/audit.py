@@ -108,6 +108,17 @@ def target_of(subject: str) -> Target:
     return Target(kind=kind, uuid=name)
 
 
+def subject_of(target: Target) -> str:
+    """The log subject a target is (the inverse of target_of)."""
+    if target["kind"] == "host":
+        return events.host_subject(target.get("name", ""))
+    if target["kind"] == "capsule":
+        return events.capsule_subject(target["uuid"])
+    if target["kind"] == "image":
+        return events.image_subject(target["uuid"])
+    return target["uuid"]
+
+
 def audited(envelope: events.Envelope) -> bool:
     return envelope["type"] not in UNAUDITED
 

@@ -5,6 +5,9 @@ Higgins sends with etc/ceilometer/meters.d, writing samples through its file pub
 from __future__ import annotations
 
 import contextlib
+import datetime
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,7 @@ def test_ceilometer_meters_containers_run_through_higgins(
         metered: tuple[Higgins, Ceilometer]) -> None:
     server, ceilometer = metered
     api = Api(server.url)
+    since = datetime.datetime.now(datetime.UTC).isoformat()
     uuid = str(api.create(name="metered", cpu=0.5, memory=64)["uuid"])
     api.wait_status(uuid, "Running")
     assert api.action(uuid, "stop").status_code == 202
@@ -80,3 +84,14 @@ def test_ceilometer_meters_containers_run_through_higgins(
     last: dict[str, Any] = next(s for s in _of(deleted, "container", uuid)
                                 if s["resource_metadata"].get("status") == "Deleted")
     assert last["resource_metadata"].get("deleted_at")
+
+    # the range sent again: Ceilometer meters each notification again (same message ids)
+    before = len(_of(ceilometer.samples(), "container", uuid))
+    until = datetime.datetime.now(datetime.UTC).isoformat()
+    done = subprocess.run(
+        [sys.executable, "-m", "higgins.cli", "--config-file", str(server.config), "replay",
+         "--redeliver", "--from", since, "--to", until, "--notifications"],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ceilometer.wait_for_samples(
+        lambda found: len(_of(found, "container", uuid)) >= before + 3, timeout=30)

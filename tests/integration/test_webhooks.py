@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import subprocess
+import sys
 from typing import Any
 
 from higgins.api.identity import DEFAULT_PROJECT
@@ -174,3 +176,38 @@ def test_killing_the_dispatcher_mid_delivery_loses_nothing(fresh_deployment: Hig
         ids = [i for uuid in uuids for i in _logged(server, uuid)]
         _delivered(hooks, ids, timeout=90)
         assert hooks.forged == []
+
+
+def _replay(server: Higgins, *options: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "higgins.cli", "--config-file", str(server.config), "replay",
+         "--redeliver", *options], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_replay_redelivers_a_time_range_to_a_subscription(higgins: Higgins) -> None:
+    api = Api(higgins.url)
+    with Receiver() as hooks:
+        made = _subscribe(api, hooks, event_types=["container.create.requested"])
+        since = datetime.datetime.now(datetime.UTC).isoformat()
+        uuids = [str(api.create(name=f"ranged-{i}", run=False)["uuid"]) for i in range(3)]
+        firsts = [_logged(higgins, uuid)[0] for uuid in uuids]
+        _delivered(hooks, firsts)
+        wait_for(lambda: len(_audited(api, uuids)) == 3, 30, "the audit record")
+        until = datetime.datetime.now(datetime.UTC).isoformat()
+        printed = _replay(higgins, "--from", since, "--to", until,
+                          "--subscription", made["uuid"])
+        assert printed.startswith("3 deliveries due again")
+        wait_for(lambda: all([r.id for r in hooks.accepted()].count(i) >= 2 for i in firsts),
+                 30, "the range sent again")
+        for uuid in uuids:
+            api.call("DELETE", f"/v1/containers/{uuid}")
+        api.call("DELETE", f"/v1/subscriptions/{made['uuid']}")
+
+
+def _audited(api: Api, uuids: list[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = [
+        e for uuid in uuids for e in api.call(
+            "GET", f"/v1/events?container={uuid}&type=container.create.requested").json()["events"]]
+    return found

@@ -164,3 +164,11 @@ def test_the_position_orders_by_time_then_id() -> None:
     early, late = entry(seq=1, id="b"), entry(seq=2, id="a")
     same_time = entry(seq=2, id="c")
     assert sorted([same_time, late, early], key=audit.position) == [early, late, same_time]
+
+
+@pytest.mark.parametrize("subject", [
+    "6dca4fc1-a457-487b-9d55-dfbe091a1756", "host:node-1",
+    "image:6dca4fc1-a457-487b-9d55-dfbe091a1756",
+    "capsule:6dca4fc1-a457-487b-9d55-dfbe091a1756"])
+def test_a_targets_subject_is_the_events(subject: str) -> None:
+    assert audit.subject_of(audit.target_of(subject)) == subject
