@@ -141,3 +141,30 @@ def test_redelivering_an_unknown_event_is_404_and_a_bad_body_400(
                        headers=MEMBER_OF_P1).status_code == 400
     assert client.post(path, json={"since": "yesterday"},
                        headers=MEMBER_OF_P1).status_code == 400
+
+
+def test_the_guard_refuses_again_at_delivery_time(store: SqliteStore) -> None:
+    """A URL allowed when it was made but internal now (DNS changed, or the operator narrowed
+    allowed_networks) is not requested: the attempt records why, and it is retried later."""
+    from higgins import dispatching, events, sending
+    from higgins.processors.webhooks import DeliveryState, Secret, Subscription
+    from higgins.settings import WebhookSettings
+
+    subscription = Subscription("s-guard", "p1", "u1", "http://127.0.0.1:9/hook",
+                                ("container.*",), (Secret("whsec_AAAA"),),
+                                "2026-11-24T00:00:00Z")
+    store.save_subscription(subscription)
+    event = events.Envelope(id="6dca4fc1-a457-487b-9d55-dfbe091a1756", type="container.started",
+                            subject="c1", seq=2, time="2026-11-24T00:00:02Z", project_id="p1",
+                            user_id="u1", request_id="req-1", data={})
+    dispatcher = dispatching.Dispatcher(store, WebhookSettings(allowed_networks=()),
+                                        sending.post)
+    try:
+        dispatcher.handle([event])
+    finally:
+        dispatcher.close()
+    (attempt,) = store.attempts("s-guard")
+    assert attempt.status_code is None and attempt.error is not None
+    assert "refused" in attempt.error and "loopback" in attempt.error
+    delivery = store.load_delivery("s-guard", event["id"])
+    assert delivery is not None and delivery.state is DeliveryState.PENDING
