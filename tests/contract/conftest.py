@@ -1,15 +1,19 @@
-"""Fixtures shared by the contract suites: the RabbitMQ bus on its own vhost and a fresh log."""
+"""Fixtures shared by the contract suites: the RabbitMQ bus on its own vhost and a fresh log;
+the stores, SQLite in a temp dir and Cassandra in a keyspace of the suites' own."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import kombu
 import pytest
 
 from higgins.bus.amqp import AmqpBus
 from higgins.bus.cassandra_log import CassandraLog
+from higgins.store.cassandra import CassandraStore
+from higgins.store.sqlite import SqliteStore
 from tests.services import rabbitmq_vhost
 
 GROUPS = ("c1", "c2", "c3")
@@ -49,3 +53,29 @@ def amqp_bus(amqp_url: str) -> Iterator[AmqpBus]:
     for thread in threads:
         thread.join(10)
     adapter.close()
+
+
+STORES = ["sqlite", pytest.param("cassandra", marks=pytest.mark.cassandra)]
+
+
+@pytest.fixture(scope="session")
+def cassandra_store() -> Iterator[CassandraStore]:
+    """The node of scripts/start-cassandra.sh (started by scripts/test.sh), own keyspace."""
+    adapter = CassandraStore(["127.0.0.1"], 9042, "higgins_contract")
+    yield adapter
+    adapter.close()
+
+
+def each_store(request: pytest.FixtureRequest, tmp_path: Path,
+               reset: Callable[[CassandraStore], None] = lambda adapter: None,
+               ) -> Iterator[SqliteStore | CassandraStore]:
+    """The body of a `store` fixture parametrized over STORES: a fresh SQLite store, or the
+    shared Cassandra one after `reset` (what the suite needs emptied)."""
+    if request.param == "cassandra":
+        adapter: CassandraStore = request.getfixturevalue("cassandra_store")
+        reset(adapter)
+        yield adapter
+        return
+    sqlite = SqliteStore(tmp_path / "views.db")
+    yield sqlite
+    sqlite.close()

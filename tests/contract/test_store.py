@@ -17,27 +17,13 @@ from higgins.processors.quotas import Allocation, Change, Usage
 from higgins.store.base import Store
 from higgins.store.cassandra import CassandraStore
 from higgins.store.sqlite import SqliteStore
+from tests.contract.conftest import STORES, each_store
 from tests.contract.test_bus import envelope
 
 
-@pytest.fixture(scope="session")
-def cassandra_store() -> Iterator[CassandraStore]:
-    """The node of scripts/start-cassandra.sh (started by scripts/test.sh), own keyspace."""
-    adapter = CassandraStore(["127.0.0.1"], 9042, "higgins_contract")
-    yield adapter
-    adapter.close()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("cassandra", marks=pytest.mark.cassandra)])
+@pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "cassandra":
-        adapter: CassandraStore = request.getfixturevalue("cassandra_store")
-        adapter.truncate()
-        yield adapter
-        return
-    sqlite = SqliteStore(tmp_path / "views.db")
-    yield sqlite
-    sqlite.close()
+    yield from each_store(request, tmp_path, CassandraStore.truncate)
 
 
 def state(uuid: str = "u1", seq: int = 1, **changes: object) -> ContainerState:

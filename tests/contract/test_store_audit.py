@@ -13,29 +13,14 @@ from higgins.processors import audit
 from higgins.processors.audit import Entry, Query
 from higgins.store.base import AuditLog
 from higgins.store.cassandra import CassandraStore
-from higgins.store.sqlite import SqliteStore
+from tests.contract.conftest import STORES, each_store
 
 C1, C2 = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
 
 
-@pytest.fixture(scope="module")
-def cassandra_store() -> Iterator[CassandraStore]:
-    """The node of scripts/start-cassandra.sh, in a keyspace of this suite's own."""
-    adapter = CassandraStore(["127.0.0.1"], 9042, "higgins_contract_audit")
-    yield adapter
-    adapter.close()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("cassandra", marks=pytest.mark.cassandra)])
+@pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditLog]:
-    if request.param == "cassandra":
-        adapter: CassandraStore = request.getfixturevalue("cassandra_store")
-        adapter.truncate_audit()
-        yield adapter
-        return
-    sqlite = SqliteStore(tmp_path / "views.db")
-    yield sqlite
-    sqlite.close()
+    yield from each_store(request, tmp_path, CassandraStore.truncate_audit)
 
 
 def entry(time: str, kind: str = "container.started", subject: str = C1,

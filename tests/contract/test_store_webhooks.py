@@ -13,25 +13,12 @@ import pytest
 from higgins import events
 from higgins.processors.webhooks import Attempt, Delivery, DeliveryState, Secret, Subscription
 from higgins.store.base import WebhookBook
-from higgins.store.cassandra import CassandraStore
-from higgins.store.sqlite import SqliteStore
+from tests.contract.conftest import STORES, each_store
 
 
-@pytest.fixture(scope="module")
-def cassandra_store() -> Iterator[CassandraStore]:
-    adapter = CassandraStore(["127.0.0.1"], 9042, "higgins_contract_webhooks")
-    yield adapter
-    adapter.close()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("cassandra", marks=pytest.mark.cassandra)])
+@pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WebhookBook]:
-    if request.param == "cassandra":
-        yield request.getfixturevalue("cassandra_store")
-        return
-    sqlite = SqliteStore(tmp_path / "views.db")
-    yield sqlite
-    sqlite.close()
+    yield from each_store(request, tmp_path)
 
 
 def _subscription(project: str, created_at: str = "2026-11-24T00:00:00Z") -> Subscription:
