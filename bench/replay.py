@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
+import itertools
 import json
 import os
 import random
 import resource
+import shutil
 import sqlite3
 import subprocess
 import tempfile
@@ -187,7 +189,7 @@ def write_embedded(path: Path, rows: Iterator[Row], chunk: int = 50_000) -> None
     db.execute("PRAGMA cache_size=-1000000")  # the id index's pages stay in memory (1 GB)
     while True:
         page = [(r.stream, r.envelope["id"], r.envelope["subject"], r.envelope["seq"], r.body)
-                for r, _ in zip(rows, range(chunk), strict=False)]
+                for r in itertools.islice(rows, chunk)]
         if not page:
             break
         db.execute("BEGIN")  # a transaction per chunk (the connection is in autocommit)
@@ -206,7 +208,7 @@ def write_cassandra(log: CassandraLog, rows: Iterator[Row], chunk: int = 20_000)
                             "VALUES (?, ?, 1, ?, ?)")
     subject_row = session.prepare("INSERT INTO log_subjects (subject) VALUES (?)")
     while True:
-        page = [r for r, _ in zip(rows, range(chunk), strict=False)]
+        page = list(itertools.islice(rows, chunk))
         if not page:
             break
         by_subject: dict[str, list[Row]] = {}
@@ -294,7 +296,13 @@ def main(argv: list[str]) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="higgins-replay-"))
     cloud = Cloud(args.seed, args.in_flight, events_per_second=500)
     run = on_cassandra if args.backend == "cassandra" else on_embedded
-    written_in, seconds, views = run(workdir, args.events, cloud, args.processes)
+    try:
+        written_in, seconds, views = run(workdir, args.events, cloud, args.processes)
+    finally:
+        shutil.rmtree(workdir)  # a million events take ~1 GB
+    if views != cloud.containers + len(HOSTS):
+        print(f"replay wrote {views} views of {cloud.containers + len(HOSTS)} subjects")
+        return 1
     print(f"{cloud.events} events of {cloud.containers} containers and {len(HOSTS)} hosts, "
           f"{args.in_flight} lifecycles in flight; the log ({args.backend}) written in "
           f"{written_in:.1f} s")
