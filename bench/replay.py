@@ -34,6 +34,8 @@ from higgins.bus.amqp import AmqpBus
 from higgins.bus.base import EVENTS, Bus, command_stream
 from higgins.bus.cassandra_log import CassandraLog
 from higgins.bus.embedded import EmbeddedBus
+from higgins.processors import capsules, containers, hosts, images
+from higgins.processors.model import folded
 from higgins.runtime import replay
 from higgins.store.sqlite import SqliteStore
 
@@ -239,6 +241,22 @@ def timed_replay(bus: Bus, views: Path, spread: replay.Spread) -> tuple[float, i
     return elapsed, written
 
 
+def subject_by_subject(bus: Bus, views: Path) -> tuple[float, int]:
+    """The baseline: replay as it was before read_log (one history read per subject, one save
+    per view, one process): (seconds, views written)."""
+    folds = {"container": containers.fold, "host": hosts.fold, "image": images.fold,
+             "capsule": capsules.fold}
+    store = SqliteStore(views)
+    started = time.monotonic()
+    written = 0
+    for subject in bus.subjects():
+        state = folded(folds[events.subject_kind(subject)], bus.history(subject))
+        if state is not None:
+            store.save_all([state])
+            written += 1
+    return time.monotonic() - started, written
+
+
 def _cpu_seconds() -> float:
     """User + system time of this process and its finished children (replay's processes)."""
     mine, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
@@ -246,9 +264,13 @@ def _cpu_seconds() -> float:
     return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime
 
 
-def on_embedded(workdir: Path, total: int, cloud: Cloud, processes: int,
-                ) -> tuple[float, float, int]:
-    """(seconds to write the log, seconds to replay it, views written)."""
+Timings = tuple[float, float, int, float | None]
+
+
+def on_embedded(workdir: Path, total: int, cloud: Cloud, processes: int, baseline: bool,
+                ) -> Timings:
+    """(seconds to write the log, seconds to replay it, views written, seconds the baseline
+    took to replay it)."""
     url = f"sqlite://{workdir / 'events.db'}"
     started = time.monotonic()
     write_embedded(workdir / "events.db", cloud.rows(total))
@@ -256,13 +278,15 @@ def on_embedded(workdir: Path, total: int, cloud: Cloud, processes: int,
     bus = buses.by_url(url)
     try:
         spread = replay.Spread(functools.partial(buses.by_url, url), processes)
-        return (written_in, *timed_replay(bus, workdir / "views.db", spread))
+        seconds, views = timed_replay(bus, workdir / "views.db", spread)
+        before = subject_by_subject(bus, workdir / "views-before.db") if baseline else None
+        return written_in, seconds, views, _same_views(before, workdir)
     finally:
         bus.close()
 
 
-def on_cassandra(workdir: Path, total: int, cloud: Cloud, processes: int,
-                 ) -> tuple[float, float, int]:
+def on_cassandra(workdir: Path, total: int, cloud: Cloud, processes: int, baseline: bool,
+                 ) -> Timings:
     """The same on a fresh keyspace, read through the RabbitMQ bus `higgins replay` opens."""
     vhost = f"higgins-replay-{uuid.uuid4().hex[:8]}"
     log_url = f"cassandra://127.0.0.1:9042/higgins_bench_{uuid.uuid4().hex[:8]}"
@@ -275,11 +299,28 @@ def on_cassandra(workdir: Path, total: int, cloud: Cloud, processes: int,
         write_cassandra(log, cloud.rows(total))
         written_in = time.monotonic() - started
         spread = replay.Spread(functools.partial(buses.by_url, amqp_url, log_url), processes)
-        return (written_in, *timed_replay(bus, workdir / "views-cassandra.db", spread))
+        seconds, views = timed_replay(bus, workdir / "views.db", spread)
+        before = subject_by_subject(bus, workdir / "views-before.db") if baseline else None
+        return written_in, seconds, views, _same_views(before, workdir)
     finally:
         log.drop()
         log.close()
         subprocess.run([ROOT / "scripts" / "rabbitmq-vhost.sh", "--delete", vhost], check=True)
+
+
+def _same_views(before: tuple[float, int] | None, workdir: Path) -> float | None:
+    """The baseline's seconds, once its views are found equal to replay's, row for row."""
+    if before is None:
+        return None
+    tables = {}
+    for name in ("views.db", "views-before.db"):
+        db = sqlite3.connect(workdir / name)
+        tables[name] = [sorted(db.execute(f"SELECT * FROM {table}"))
+                        for table in ("containers", "hosts", "images", "capsules")]
+        db.close()
+    if tables["views.db"] != tables["views-before.db"]:
+        raise AssertionError("replay and the baseline wrote different views")
+    return before[0]
 
 
 def main(argv: list[str]) -> int:
@@ -291,13 +332,16 @@ def main(argv: list[str]) -> int:
                         help="lifecycles under way at once (how much they interleave)")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                         help="replay's processes (as `higgins replay --processes`)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the baseline (the replay before: subject by subject)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args([a for a in argv if a != "replay"])
     workdir = Path(tempfile.mkdtemp(prefix="higgins-replay-"))
     cloud = Cloud(args.seed, args.in_flight, events_per_second=500)
     run = on_cassandra if args.backend == "cassandra" else on_embedded
     try:
-        written_in, seconds, views = run(workdir, args.events, cloud, args.processes)
+        written_in, seconds, views, before = run(workdir, args.events, cloud, args.processes,
+                                                 not args.no_baseline)
     finally:
         shutil.rmtree(workdir)  # a million events take ~1 GB
     if views != cloud.containers + len(HOSTS):
@@ -310,4 +354,8 @@ def main(argv: list[str]) -> int:
           f"{cloud.events / seconds:8.0f} events/s, {views} views "
           f"(target <= {TARGET_SECONDS:.0f} s for 1,000,000 events: "
           f"{'met' if seconds * 1_000_000 / cloud.events <= TARGET_SECONDS else 'NOT met'})")
+    if before is not None:
+        print(f"baseline, subject by subject (a history read per subject, a save per view, one "
+              f"process): {before:6.1f} s, {cloud.events / before:8.0f} events/s; replay takes "
+              f"{seconds / before:.2f} of it")
     return 0
