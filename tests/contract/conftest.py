@@ -11,7 +11,9 @@ import kombu
 import pytest
 
 from higgins.bus.amqp import AmqpBus
+from higgins.bus.base import Bus
 from higgins.bus.cassandra_log import CassandraLog
+from higgins.bus.embedded import EmbeddedBus
 from higgins.store.cassandra import CassandraStore
 from higgins.store.sqlite import SqliteStore
 from tests.services import rabbitmq_vhost
@@ -52,6 +54,18 @@ def amqp_bus(amqp_url: str) -> Iterator[AmqpBus]:
     stop.set()
     for thread in threads:
         thread.join(10)
+    adapter.close()
+
+
+@pytest.fixture(params=["embedded", pytest.param(
+    "amqp", marks=[pytest.mark.rabbitmq, pytest.mark.cassandra])])
+def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
+    """Each bus adapter: the embedded one on a fresh log, the RabbitMQ one (amqp_bus)."""
+    if request.param == "amqp":
+        yield request.getfixturevalue("amqp_bus")
+        return
+    adapter = EmbeddedBus(tmp_path / "events.db")
+    yield adapter
     adapter.close()
 
 

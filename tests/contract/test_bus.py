@@ -5,25 +5,12 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 import pytest
 
 from higgins import events
 from higgins.bus.base import EVENTS, Bus, command_stream, each
-from higgins.bus.embedded import EmbeddedBus
-
-
-@pytest.fixture(params=["embedded", pytest.param(
-    "amqp", marks=[pytest.mark.rabbitmq, pytest.mark.cassandra])])
-def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
-    if request.param == "amqp":
-        yield request.getfixturevalue("amqp_bus")
-        return
-    adapter = EmbeddedBus(tmp_path / "events.db")
-    yield adapter
-    adapter.close()
 
 
 def envelope(subject: str, kind: str = "container.stopped", **data: object) -> events.Envelope:

@@ -4,7 +4,6 @@ every adapter: the embedded SQLite log, and RabbitMQ with the Cassandra log."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -12,19 +11,7 @@ from higgins import events
 from higgins.bus import embedded
 from higgins.bus.base import Bus, command_stream
 from higgins.bus.cassandra_log import CassandraLog
-from higgins.bus.embedded import EmbeddedBus
 from tests.contract.test_bus import envelope
-
-
-@pytest.fixture(params=["embedded", pytest.param(
-    "amqp", marks=[pytest.mark.rabbitmq, pytest.mark.cassandra])])
-def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
-    if request.param == "amqp":
-        yield request.getfixturevalue("amqp_bus")
-        return
-    adapter = EmbeddedBus(tmp_path / "events.db")
-    yield adapter
-    adapter.close()
 
 
 def by_subject(read: Iterator[events.Envelope]) -> dict[str, list[events.Envelope]]:
