@@ -210,6 +210,9 @@ class DockerDriver(ImageOps):
             found: dict[str, Any] = self._client.api.top(docker_name(uuid), ps_args=ps_args)
         except docker.errors.APIError as error:
             raise DriverError(f"Docker failed to list processes: {explain(error)}") from error
+        except ValueError as error:  # an empty answer: the container went away meanwhile
+            raise DriverError("Docker listed no processes: the container is being removed.") \
+                from error
         return {"Titles": found.get("Titles", []), "Processes": found.get("Processes", [])}
 
     def stats(self, uuid: str) -> dict[str, Any]:
@@ -218,6 +221,9 @@ class DockerDriver(ImageOps):
             raw: dict[str, Any] = self._client.api.stats(docker_name(uuid), stream=False)
         except docker.errors.APIError as error:
             raise DriverError(f"Docker failed to read stats: {explain(error)}") from error
+        except ValueError as error:  # an empty answer: the container went away meanwhile
+            raise DriverError("Docker gave no stats: the container is being removed.") \
+                from error
         return raw
 
     def get_archive(self, uuid: str, path: str) -> tuple[bytes, dict[str, Any]]:
