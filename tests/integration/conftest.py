@@ -200,6 +200,12 @@ BACKENDS = ["embedded", pytest.param("rabbitmq",
                                      marks=[pytest.mark.rabbitmq, pytest.mark.cassandra])]
 
 
+# Tests of what every backend does the same way (the agent and Docker, the dispatcher's rules)
+# run on the embedded backend only, to keep the suite's time in bounds; the rabbitmq backend
+# runs a representative subset of each file (README: what runs where).
+EMBEDDED_ONLY = pytest.mark.parametrize("higgins", ["embedded"], indirect=True)
+
+
 def deployment(backend: str, workdir: Path) -> Higgins:
     return Deployment(workdir) if backend == "rabbitmq" else Higgins(workdir)
 

@@ -11,7 +11,14 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from tests.integration.conftest import Api, Higgins, docker_containers, push_to_registry, wait_for
+from tests.integration.conftest import (
+    EMBEDDED_ONLY,
+    Api,
+    Higgins,
+    docker_containers,
+    push_to_registry,
+    wait_for,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -50,6 +57,7 @@ def test_stop_start_pause_unpause_reboot_follow_docker(
         assert container.status == docker_status, verb
 
 
+@EMBEDDED_ONLY
 def test_kill_ends_stopped(api: Api) -> None:
     uuid = api.create()["uuid"]
     api.wait_status(uuid, "Running")
@@ -67,6 +75,7 @@ def test_delete_running_without_stop_is_409_and_with_stop_removes(
     assert docker_containers(docker_client, uuid) == []
 
 
+@EMBEDDED_ONLY
 def test_force_delete_removes_a_running_container(api: Api,
                                                   docker_client: docker.DockerClient) -> None:
     uuid = api.create()["uuid"]
@@ -76,11 +85,13 @@ def test_force_delete_removes_a_running_container(api: Api,
     assert docker_containers(docker_client, uuid) == []
 
 
+@EMBEDDED_ONLY
 def test_a_container_that_exits_by_itself_becomes_stopped_with_its_exit_code(api: Api) -> None:
     uuid = api.create(command=["sh", "-c", "exit 3"])["uuid"]
     assert api.wait_status(uuid, "Stopped")["status_detail"] == "Exited (3)"
 
 
+@EMBEDDED_ONLY
 def test_a_container_removed_behind_higgins_back_becomes_error(
         api: Api, docker_client: docker.DockerClient) -> None:
     uuid = api.create()["uuid"]
@@ -91,11 +102,13 @@ def test_a_container_removed_behind_higgins_back_becomes_error(
     assert "removed outside Higgins" in shown["status_reason"]
 
 
+@EMBEDDED_ONLY
 def test_auto_remove_container_is_deleted_when_it_exits(api: Api) -> None:
     uuid = api.create(command=["true"], auto_remove=True)["uuid"]
     api.wait_gone(uuid)
 
 
+@EMBEDDED_ONLY
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
@@ -115,6 +128,7 @@ def test_runtime_failures_end_in_error_with_the_reason(api: Api, body: dict[str,
     api.wait_gone(uuid)
 
 
+@EMBEDDED_ONLY
 def test_settings_reach_docker(api: Api, docker_client: docker.DockerClient) -> None:
     uuid = api.create(environment={"GREETING": "hi"}, labels={"team": "blue"},
                       workdir="/tmp", memory="64m", cpu=0.5, hostname="box1")["uuid"]
@@ -129,6 +143,7 @@ def test_settings_reach_docker(api: Api, docker_client: docker.DockerClient) -> 
     assert api.show(uuid)["memory"] == "64"  # type: ignore[index]
 
 
+@EMBEDDED_ONLY
 def test_logs_return_what_the_container_printed(api: Api) -> None:
     uuid = api.create(command=["sh", "-c", "echo one; echo two >&2; echo three"])["uuid"]
     api.wait_status(uuid, "Stopped")
@@ -139,6 +154,7 @@ def test_logs_return_what_the_container_printed(api: Api) -> None:
     assert sorted(everything.splitlines()) == ["one", "three", "two"]
 
 
+@EMBEDDED_ONLY
 def test_logs_tail_returns_the_last_lines(api: Api) -> None:
     uuid = api.create(command=["sh", "-c", "echo one; echo two; echo three"])["uuid"]
     api.wait_status(uuid, "Stopped")
@@ -176,6 +192,7 @@ def registry_image(docker_client: docker.DockerClient) -> str:
     return push_to_registry(docker_client)
 
 
+@EMBEDDED_ONLY
 @pytest.mark.parametrize("policy", ["ifnotpresent", "always"])
 def test_an_image_missing_locally_is_pulled_from_the_registry(
         api: Api, docker_client: docker.DockerClient, registry_image: str, policy: str) -> None:
@@ -185,6 +202,7 @@ def test_an_image_missing_locally_is_pulled_from_the_registry(
     assert registry_image in container.image.tags
 
 
+@EMBEDDED_ONLY
 def test_logs_with_timestamps_and_since(api: Api) -> None:
     uuid = api.create(command=["sh", "-c", "echo early; sleep 2; echo late; sleep 300"])["uuid"]
     api.wait_status(uuid, "Running")
@@ -198,6 +216,7 @@ def test_logs_with_timestamps_and_since(api: Api) -> None:
     assert later == "late\n"
 
 
+@EMBEDDED_ONLY
 def test_execute_returns_output_and_exit_code(api: Api) -> None:
     uuid = api.create()["uuid"]
     api.wait_status(uuid, "Running")
@@ -208,6 +227,7 @@ def test_execute_returns_output_and_exit_code(api: Api) -> None:
     assert created["output"] is None and created["exec_id"]
 
 
+@EMBEDDED_ONLY
 def test_top_and_stats_describe_the_running_container(api: Api) -> None:
     uuid = api.create(name="observed", memory="64m")["uuid"]
     api.wait_status(uuid, "Running")
@@ -220,6 +240,7 @@ def test_top_and_stats_describe_the_running_container(api: Api) -> None:
     assert stats["CONTAINER"] == "observed" and stats["MEM LIMIT(MiB)"] == 64
 
 
+@EMBEDDED_ONLY
 def test_execute_top_stats_need_a_running_container(api: Api) -> None:
     uuid = api.create(run=False)["uuid"]
     api.wait_status(uuid, "Created")
@@ -240,6 +261,7 @@ def test_update_changes_limits_in_docker_and_answers_with_them(
     assert container.attrs["HostConfig"]["CpuQuota"] == 100_000
 
 
+@EMBEDDED_ONLY
 def test_an_update_docker_refuses_is_409_and_changes_nothing(api: Api) -> None:
     uuid = api.create(memory="64m")["uuid"]
     api.wait_status(uuid, "Running")

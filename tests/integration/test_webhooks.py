@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from higgins.api.identity import DEFAULT_PROJECT
-from tests.integration.conftest import Api, Higgins, wait_for
+from tests.integration.conftest import EMBEDDED_ONLY, Api, Higgins, wait_for
 from tests.integration.receiver import Receiver
 
 ROUND = 0.5  # seconds: more than a retry round's spread (retry_poll = 0.2 in conftest)
@@ -73,6 +73,7 @@ def test_every_event_reaches_its_projects_subscriber_signed_and_no_other_project
         api.call("DELETE", f"/v1/subscriptions/{made['uuid']}")
 
 
+@EMBEDDED_ONLY
 def test_filters_pick_the_events_of_one_container(higgins: Higgins) -> None:
     api = Api(higgins.url)
     with Receiver() as hooks:
@@ -122,6 +123,7 @@ def test_a_receiver_that_fails_then_recovers_gets_the_backlog_in_retry_order(
         api.call("DELETE", f"/v1/subscriptions/{made['uuid']}")
 
 
+@EMBEDDED_ONLY
 def test_a_subscription_whose_retries_run_out_is_disabled_with_the_reason(
         higgins: Higgins) -> None:
     api = Api(higgins.url)
@@ -139,6 +141,7 @@ def test_a_subscription_whose_retries_run_out_is_disabled_with_the_reason(
         api.call("DELETE", f"/v1/subscriptions/{made['uuid']}")
 
 
+@EMBEDDED_ONLY
 def test_a_manual_redelivery_sends_the_event_again(higgins: Higgins) -> None:
     api = Api(higgins.url)
     with Receiver() as hooks:
@@ -186,6 +189,7 @@ def _replay(server: Higgins, *options: str) -> str:
     return done.stdout
 
 
+@EMBEDDED_ONLY
 def test_replay_redelivers_a_time_range_to_a_subscription(higgins: Higgins) -> None:
     api = Api(higgins.url)
     with Receiver() as hooks:
