@@ -207,7 +207,7 @@ def replay(args: argparse.Namespace, rest: list[str]) -> int:
 
         return _replay(wanted, processes.open_bus(conf), conf.store_url, spread)
     try:
-        lock = allinone.lock_state(conf.state_path)
+        lock = allinone.lock_state(conf.state_path, shared=True)
     except allinone.StateInUse as error:
         print(f"higgins replay: {error}; stop it first", file=sys.stderr)
         return 1

@@ -7,7 +7,7 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cassandra import DriverException, RequestExecutionException
+from cassandra import OperationTimedOut, RequestExecutionException
 from cassandra.cluster import (
     EXEC_PROFILE_DEFAULT,
     Cluster,
@@ -15,15 +15,18 @@ from cassandra.cluster import (
     NoHostAvailable,
     Session,
 )
+from cassandra.connection import ConnectionException
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
     ExponentialReconnectionPolicy,
     TokenAwarePolicy,
 )
 
-# Errors that say "Cassandra is away or slow right now", not "this request is wrong".
+# Errors that say "Cassandra is away or slow right now", not "this request is wrong" (an
+# InvalidRequest, Unauthorized or syntax error is a bug that no retry mends: not listed).
 TRANSIENT: tuple[type[Exception], ...] = (
-    NoHostAvailable, RequestExecutionException, DriverException, OSError)
+    NoHostAvailable, ConnectionException, RequestExecutionException, OperationTimedOut,
+    OSError)
 
 _MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
     component text, version int, statement text, PRIMARY KEY (component, version))"""

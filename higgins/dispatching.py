@@ -50,6 +50,8 @@ class Dispatcher:
     def _deliveries(self, envelope: events.Envelope, subscriptions: dict[str, list[Subscription]],
                     ) -> list[tuple[Subscription, Delivery]]:
         project = envelope["project_id"]
+        if not project:
+            return []  # a host's own report: no project's business, nor any subscription's
         if project not in subscriptions:
             subscriptions[project] = self._store.find_subscriptions(project)
         found = []

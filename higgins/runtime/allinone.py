@@ -47,13 +47,14 @@ class StateInUse(RuntimeError):
     """Another Higgins already runs on this state directory."""
 
 
-def lock_state(path: Path) -> TextIO:
-    """Hold an exclusive lock on the state directory for the life of the process: two
-    all-in-ones on one log would run two agents for one host."""
+def lock_state(path: Path, *, shared: bool = False) -> TextIO:
+    """Hold a lock on the state directory for the life of the process: an all-in-one holds it
+    exclusively (two on one log would run two agents for one host); readers of the log that
+    need it still (replay) share it with each other, never with a running all-in-one."""
     path.mkdir(parents=True, exist_ok=True)
-    handle = open(path / "higgins.lock", "w")  # noqa: SIM115 - held until the process ends
+    handle = open(path / "higgins.lock", "a")  # noqa: SIM115 - held until the process ends
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError as error:
         handle.close()
         raise StateInUse(f"another higgins is already running on {path}") from error

@@ -101,6 +101,8 @@ class CassandraWebhooks:
         return records.subscription(json.loads(row.body)) if row else None
 
     def find_subscriptions(self, project_id: str | None = None) -> list[Subscription]:
+        if project_id == "":
+            return []  # no subscription is of no project (and Cassandra takes no empty key)
         rows = (self._cql("all_subscriptions") if project_id is None
                 else self._cql("project_subscriptions", project_id))
         found = [records.subscription(json.loads(row.body)) for row in rows]

@@ -47,6 +47,13 @@ def test_subscriptions_round_trip_and_list_by_project_oldest_first(store: Webhoo
     assert {s.uuid for s in store.find_subscriptions()} >= {first.uuid, later.uuid}
 
 
+def test_no_subscription_is_of_no_project(store: WebhookBook) -> None:
+    """A host's own report carries no project: asking for its subscriptions finds none (and
+    is not an error: Cassandra refuses an empty partition key)."""
+    store.save_subscription(_subscription(f"p-{uuid.uuid4().hex[:8]}"))
+    assert store.find_subscriptions("") == []
+
+
 def test_deleting_a_subscription_takes_its_deliveries_and_attempts(store: WebhookBook) -> None:
     made = _subscription(f"p-{uuid.uuid4().hex[:8]}")
     store.save_subscription(made)

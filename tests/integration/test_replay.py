@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -122,18 +123,19 @@ def test_replay_as_of_equals_the_views_captured_at_that_time(
     server.stop()  # the embedded log is replayed with Higgins stopped
 
     intos = [tmp_path / f"as-of-{index}.db" for index in range(len(moments))]
-    replays = [subprocess.Popen(  # side by side; each in one process (its parts are not)
-        [sys.executable, "-m", "higgins.cli", "--config-file", str(server.config), "replay",
-         "--as-of", moment, "--into", str(into), "--processes", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for (moment, _), into in zip(moments, intos, strict=True)]
-    for (moment, captured), into, running in zip(moments, intos, replays, strict=True):
-        output, _ = running.communicate(timeout=60)
-        assert running.returncode == 0, output
-        past = SqliteStore(into)
-        assert {u: past.load_container(u) for u in made} == \
-            {u: captured.get(u) for u in made}, f"as of {moment}"
-        alive = [s.uuid for s in past.find_containers()]
-        assert sorted(alive) == sorted(u for u, s in captured.items()
-                                       if s.status is not Status.DELETED)
-        past.close()
+    with contextlib.ExitStack() as running_replays:
+        replays = [running_replays.enter_context(subprocess.Popen(  # side by side, one process each
+            [sys.executable, "-m", "higgins.cli", "--config-file", str(server.config), "replay",
+             "--as-of", moment, "--into", str(into), "--processes", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+            for (moment, _), into in zip(moments, intos, strict=True)]
+        for (moment, captured), into, running in zip(moments, intos, replays, strict=True):
+            output, _ = running.communicate(timeout=60)
+            assert running.returncode == 0, output
+            past = SqliteStore(into)
+            assert {u: past.load_container(u) for u in made} == \
+                {u: captured.get(u) for u in made}, f"as of {moment}"
+            alive = [s.uuid for s in past.find_containers()]
+            assert sorted(alive) == sorted(u for u, s in captured.items()
+                                           if s.status is not Status.DELETED)
+            past.close()
