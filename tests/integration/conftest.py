@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid as uuidlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -333,3 +333,30 @@ def api(higgins: Higgins) -> Api:
 
 def docker_containers(client: docker.DockerClient, uuid: str) -> list[Any]:
     return list(client.containers.list(all=True, filters={"label": f"higgins.uuid={uuid}"}))
+
+
+_NOISE = ("cassandra.", "protocol version")
+
+
+def _troubles(workdir: Path, limit: int = 30) -> str:
+    """The warnings and errors the processes of a deployment logged (their last `limit`)."""
+    lines = [f"{log.name}: {line[:600]}"
+             for log in sorted(workdir.glob("*.log"))
+             for line in log.read_text(errors="replace").splitlines()
+             if ('"level": "error"' in line or '"level": "warning"' in line
+                 or line.startswith("Traceback")) and not any(n in line for n in _NOISE)]
+    return "\n".join(lines[-limit:])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                             call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """A failed test against a Higgins shows what its processes complained about (CI keeps
+    only what pytest prints)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for value in getattr(item, "funcargs", {}).values():
+        if isinstance(value, Higgins):
+            report.sections.append((f"higgins logs ({value.workdir})", _troubles(value.workdir)))
