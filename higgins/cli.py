@@ -60,19 +60,20 @@ def _failed(name: str, error: Exception) -> int:
 
 
 def up(args: argparse.Namespace, rest: list[str]) -> int:
-    """The all-in-one: embedded (one process, SQLite), or the three processes on RabbitMQ and
-    Cassandra with --backend rabbitmq."""
+    """The all-in-one: embedded (one process, SQLite), or the three processes on RabbitMQ (or
+    Kafka) and Cassandra with --backend rabbitmq (kafka)."""
     from higgins.runtime import allinone
 
     options = argparse.ArgumentParser(prog="higgins up")
-    options.add_argument("--backend", choices=("embedded", "rabbitmq"), default="embedded")
+    options.add_argument("--backend", choices=("embedded", "rabbitmq", "kafka"),
+                         default="embedded")
     wanted, rest = options.parse_known_args(rest)
     conf = settings.load(rest, args.config_file)
     logs.configure(conf.log_level)
-    if wanted.backend == "rabbitmq":
+    if wanted.backend != "embedded":
         from higgins.runtime import processes
 
-        return processes.supervise(conf, args.config_file or [], _progress)
+        return processes.supervise(conf, args.config_file or [], _progress, wanted.backend)
     try:
         running = allinone.start(conf, _progress)
     except Exception as error:  # noqa: BLE001 - the user needs the reason, not a traceback
@@ -280,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config-file", action="append", default=None,
                         help="oslo.config INI file (default /etc/higgins/higgins.conf)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="run everything: embedded, or --backend rabbitmq",
+    commands.add_parser("up", help="run everything: embedded, or --backend rabbitmq|kafka",
                         add_help=False).set_defaults(run=up)
     commands.add_parser("api", help="run the API process").set_defaults(run=api)
     commands.add_parser("processor", help="run stream processors: all|fold|scheduler",

@@ -36,12 +36,16 @@ _OPTS = {
                         "default); a larger one is refused with 413 before it is read."),
     ],
     "bus": [
-        cfg.StrOpt("url", help="sqlite:///path (embedded, the default, under state_path) or "
-                   "amqp://user:password@host:5672/vhost (RabbitMQ)."),
-        cfg.StrOpt("log_url", help="With RabbitMQ: where the event log lives, "
+        cfg.StrOpt("url", help="sqlite:///path (embedded, the default, under state_path), "
+                   "amqp://user:password@host:5672/vhost (RabbitMQ) or "
+                   "kafka://host:9092[,host:9092]/namespace (Kafka; topics and groups are "
+                   "named <namespace>.*, default namespace higgins)."),
+        cfg.StrOpt("log_url", help="With RabbitMQ or Kafka: where the event log is numbered "
+                   "(each subject's events, by id), "
                    "cassandra://host:port/keyspace (default: [store] url)."),
         cfg.IntOpt("partitions", default=8, min=1,
-                   help="With RabbitMQ: ordered event queues per consumer group; fixed for a "
+                   help="With RabbitMQ: ordered event queues per consumer group; with Kafka: "
+                        "the partitions of the intake and events topics; fixed for a "
                         "deployment's life (a container's events always take the same one)."),
     ],
     "store": [cfg.StrOpt("url", help="sqlite:///path (embedded); default under state_path.")],

@@ -8,6 +8,7 @@ scripts/build-test-image.sh
 scripts/start-registry.sh
 scripts/start-cassandra.sh
 scripts/start-rabbitmq.sh
+scripts/start-kafka.sh
 scripts/start-keystone.sh
 scripts/install-clients.sh
 scripts/install-tempest.sh

@@ -1,5 +1,6 @@
-"""EDGE: buses, chosen by URL: sqlite:///path (embedded) or amqp://… (RabbitMQ, with the event
-log in Cassandra at `log_url`). Client libraries are imported only when asked for."""
+"""EDGE: buses, chosen by URL: sqlite:///path (embedded), amqp://… (RabbitMQ) or kafka://…
+(Kafka), the last two with the event log's per-subject numbering in Cassandra at `log_url`.
+Client libraries are imported only when asked for."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from higgins.bus.base import Bus
 
 def by_url(url: str, log_url: str = "", groups: Sequence[str] = (), partitions: int = 8) -> Bus:
     """The adapter for `url`; `groups` are the event consumer groups whose queues must exist
-    before anything is published (RabbitMQ drops what no queue is bound for)."""
+    before anything is published (RabbitMQ drops what no queue is bound for; a Kafka group
+    reads the retained topic from its start)."""
     if url.startswith("sqlite://"):
         from higgins.bus.embedded import EmbeddedBus
 
@@ -24,4 +26,14 @@ def by_url(url: str, log_url: str = "", groups: Sequence[str] = (), partitions: 
                              f"(or [store] url) to cassandra://host:port/keyspace, not "
                              f"{log_url!r}")
         return AmqpBus(url, CassandraLog(log_url), groups, partitions)
-    raise ValueError(f"no bus for {url!r}: use sqlite:///path or amqp://host:5672/vhost")
+    if url.startswith("kafka://"):
+        from higgins.bus.cassandra_log import CassandraLog
+        from higgins.bus.kafka import KafkaBus
+
+        if not log_url.startswith("cassandra://"):
+            raise ValueError(f"the Kafka bus numbers its log in Cassandra: set [bus] log_url "
+                             f"(or [store] url) to cassandra://host:port/keyspace, not "
+                             f"{log_url!r}")
+        return KafkaBus(url, CassandraLog(log_url), partitions)
+    raise ValueError(f"no bus for {url!r}: use sqlite:///path, amqp://host:5672/vhost or "
+                     f"kafka://host:9092/namespace")

@@ -27,7 +27,6 @@ reason other than a service being away."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -43,7 +42,7 @@ import kombu
 
 from higgins import events as ev
 from higgins.bus.amqp_consuming import MEMBER_TTL_SECONDS, Consumer, Delivery
-from higgins.bus.base import EVENTS, BatchHandler, BusUnavailable
+from higgins.bus.base import EVENTS, BatchHandler, BusUnavailable, partition_of
 from higgins.bus.cassandra_log import CassandraLog
 from higgins.bus.replies import Replies, Waiter
 from higgins.bus.sequencing import INTAKE_PREFIX, Sequencer, intake_body, parse_intake
@@ -64,11 +63,6 @@ _SEQUENCER_BATCH = 64  # intake messages recorded in one append (whatever is que
 # How long a publisher waits for its answer before it looks in the log itself (the answer
 # may be lost with a reply connection, or the sequencer may be taking the partition over).
 _ANSWER_PATIENCE_SECONDS = 0.5
-
-
-def partition_of(subject: str, partitions: int) -> int:
-    """Stable across processes and restarts (Python's hash() is not)."""
-    return int.from_bytes(hashlib.blake2b(subject.encode(), digest_size=4).digest()) % partitions
 
 
 def _queue(name: str, exchange: kombu.Exchange, routing_key: str) -> kombu.Queue:

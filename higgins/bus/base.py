@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
@@ -10,6 +11,12 @@ from higgins.events import Envelope
 from higgins.faults import ServiceUnavailable
 
 EVENTS = "events"
+
+
+def partition_of(subject: str, partitions: int) -> int:
+    """A subject's partition (RabbitMQ queue, Kafka partition, log writer): stable across
+    processes and restarts (Python's hash() is not)."""
+    return int.from_bytes(hashlib.blake2b(subject.encode(), digest_size=4).digest()) % partitions
 
 
 def command_stream(host: str) -> str:

@@ -2,7 +2,7 @@
 id recorded once, written with plain writes (no Paxos on the hot path).
 Side effects: reads and writes Cassandra; creates its tables when missing.
 
-Who writes: subjects are spread over N partitions (bus/amqp.partition_of), and each partition
+Who writes: subjects are spread over N partitions (bus/base.partition_of), and each partition
 has one writer at a time, the holder of its lease (`take_lease`, a lightweight transaction made
 only when a writer takes a partition over). The writer (`LogWriter`) numbers a subject's events
 from the head it read once, and writes each subject's new events as one single-partition batch

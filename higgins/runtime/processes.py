@@ -1,6 +1,6 @@
 """WIRING: Higgins as separate processes on the production backends: `higgins api`,
 `higgins processor all|fold|scheduler` and `higgins agent`, each built from the same settings
-(one INI file), and `higgins up --backend rabbitmq`, which runs the three together."""
+(one INI file), and `higgins up --backend rabbitmq|kafka`, which runs the three together."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ from higgins.store.base import Store
 
 Progress = Callable[[str], None]
 
-DEV_BUS_URL = "amqp://guest:guest@127.0.0.1:5672//"
+DEV_BUS_URLS = {"rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
+                "kafka": "kafka://127.0.0.1:9092/higgins"}
 DEV_STORE_URL = "cassandra://127.0.0.1:9042/higgins"
 
 
@@ -71,25 +72,28 @@ def start_agent(conf: Settings, stop: threading.Event,
                                                                   settings.report_interval))
 
 
-# -- `higgins up --backend rabbitmq` ---------------------------------------------------------
+# -- `higgins up --backend rabbitmq|kafka` ---------------------------------------------------
 
 ROLES = ("processor", "agent", "api")
 
 
-def backend_config(conf: Settings) -> str:
-    """The INI lines that point the three processes at RabbitMQ and Cassandra: the operator's
-    own URLs when the config has them, the developer services' otherwise."""
-    bus_url = conf.bus.url if conf.bus.url.startswith("amqp://") else DEV_BUS_URL
+def backend_config(conf: Settings, backend: str = "rabbitmq") -> str:
+    """The INI lines that point the three processes at RabbitMQ (or Kafka) and Cassandra: the
+    operator's own URLs when the config has them, the developer services' otherwise."""
+    dev_bus = DEV_BUS_URLS[backend]
+    scheme = dev_bus.split("://")[0]
+    bus_url = conf.bus.url if conf.bus.url.startswith(f"{scheme}://") else dev_bus
     store_url = conf.store_url if conf.store_url.startswith("cassandra://") else DEV_STORE_URL
     log_url = conf.bus.log_url if conf.bus.log_url.startswith("cassandra://") else store_url
     return f"[bus]\nurl = {bus_url}\nlog_url = {log_url}\n[store]\nurl = {store_url}\n"
 
 
-def supervise(conf: Settings, config_files: list[str], progress: Progress) -> int:
+def supervise(conf: Settings, config_files: list[str], progress: Progress,
+              backend: str = "rabbitmq") -> int:
     """Run api, processor and agent as child processes until a signal or until one exits."""
     conf.state_path.mkdir(parents=True, exist_ok=True)
-    generated = conf.state_path / "backend-rabbitmq.conf"
-    generated.write_text(backend_config(conf))
+    generated = conf.state_path / f"backend-{backend}.conf"
+    generated.write_text(backend_config(conf, backend))
     files = [arg for f in [*config_files, str(generated)] for arg in ("--config-file", f)]
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = threading.Event()

@@ -1,5 +1,6 @@
-"""Fixtures shared by the contract suites: the RabbitMQ bus on its own vhost and a fresh log;
-the stores, SQLite in a temp dir and Cassandra in a keyspace of the suites' own."""
+"""Fixtures shared by the contract suites: the RabbitMQ bus on its own vhost and a fresh log,
+the Kafka bus in a namespace of its own (fresh topics) and a fresh log; the stores, SQLite in
+a temp dir and Cassandra in a keyspace of the suites' own."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from higgins.bus.cassandra_log import CassandraLog
 from higgins.bus.embedded import EmbeddedBus
 from higgins.store.cassandra import CassandraStore
 from higgins.store.sqlite import SqliteStore
-from tests.services import rabbitmq_vhost
+from tests.services import kafka_namespace, rabbitmq_vhost
 
 GROUPS = ("c1", "c2", "c3")
 PARTITIONS = 4
@@ -57,12 +58,35 @@ def amqp_bus(amqp_url: str) -> Iterator[AmqpBus]:
     adapter.close()
 
 
-@pytest.fixture(params=["embedded", pytest.param(
-    "amqp", marks=[pytest.mark.rabbitmq, pytest.mark.cassandra])])
+@pytest.fixture
+def kafka_bus() -> Iterator[Bus]:
+    """The Kafka bus with fresh topics and a fresh log, its sequencers served."""
+    from higgins.bus.kafka import KafkaBus
+
+    log = CassandraLog("cassandra://127.0.0.1:9042/higgins_contract_log")
+    log.truncate()
+    with kafka_namespace("contract") as namespace:
+        adapter = KafkaBus(f"kafka://127.0.0.1:9092/{namespace}", log, partitions=PARTITIONS)
+        stop = threading.Event()
+        threads = adapter.serve(stop)
+        yield adapter
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+        adapter.close()
+
+
+BUSES = ["embedded",
+         pytest.param("amqp", marks=[pytest.mark.rabbitmq, pytest.mark.cassandra]),
+         pytest.param("kafka", marks=[pytest.mark.kafka, pytest.mark.cassandra])]
+
+
+@pytest.fixture(params=BUSES)
 def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
-    """Each bus adapter: the embedded one on a fresh log, the RabbitMQ one (amqp_bus)."""
-    if request.param == "amqp":
-        yield request.getfixturevalue("amqp_bus")
+    """Each bus adapter: the embedded one on a fresh log, the RabbitMQ one (amqp_bus), the
+    Kafka one (kafka_bus)."""
+    if request.param in ("amqp", "kafka"):
+        yield request.getfixturevalue(f"{request.param}_bus")
         return
     adapter = EmbeddedBus(tmp_path / "events.db")
     yield adapter
