@@ -37,6 +37,28 @@ def kafka_namespace(purpose: str) -> Iterator[str]:
         asyncio.run(_delete_topics(namespace))
 
 
+def kafka_records(topic: str) -> int:
+    """How many records the topic holds (0 when it does not exist)."""
+    return asyncio.run(_records(topic))
+
+
+async def _records(topic: str) -> int:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:9092")
+    await consumer.start()
+    try:
+        await consumer.topics()  # the cluster's metadata, this topic's partitions among it
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            return 0
+        tps = [TopicPartition(topic, p) for p in partitions]
+        ends = await consumer.end_offsets(tps)
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
+
+
 async def _delete_topics(namespace: str) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
 

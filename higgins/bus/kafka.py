@@ -131,7 +131,7 @@ class KafkaBus:
             self._loop.close()
             raise BusUnavailable(f"Kafka at {self.bootstrap} is unavailable: {error}") from error
 
-    async def _create_topics(self) -> None:
+    async def _create_topics(self, *more: NewTopic) -> None:
         """The intake and the retained events topic, `partitions` each, before any publish:
         their partition count is the bus's (a subject's partition must not move)."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
@@ -139,15 +139,19 @@ class KafkaBus:
         try:
             wanted = [NewTopic(self.names.intake, self.partitions, 1),
                       NewTopic(self.names.events, self.partitions, 1, topic_configs=_RETAINED),
-                      NewTopic(self.names.dead, 1, 1, topic_configs=_RETAINED)]
+                      NewTopic(self.names.dead, 1, 1, topic_configs=_RETAINED), *more]
             existing = set(await admin.list_topics())
-            missing = [t for t in wanted if t.name not in existing]
-            if missing:
-                try:
-                    await admin.create_topics(missing)
-                except TopicAlreadyExistsError:
-                    pass  # another process made them meanwhile
-            described = await admin.describe_topics([self.names.intake, self.names.events])
+            for topic in wanted:
+                if topic.name not in existing:
+                    try:
+                        await admin.create_topics([topic])
+                    except TopicAlreadyExistsError:
+                        pass  # another process made it meanwhile
+            for _ in range(100):  # a topic just made may show no partitions for a moment
+                described = await admin.describe_topics([self.names.intake, self.names.events])
+                if all(topic["partitions"] for topic in described):
+                    break
+                await asyncio.sleep(0.1)
             for topic in described:
                 count = len(topic["partitions"])
                 if count != self.partitions:
@@ -281,6 +285,10 @@ class KafkaBus:
         else:
             host = stream.removeprefix(COMMAND_PREFIX)
             topic, group = self.names.commands(host), self.names.group(f"agent.{host}")
+            # before its agent starts (faust ignores a topic missing then), and with the
+            # partitions of the bus (a container's commands stay in one, in order)
+            self._loop.run(self._create_topics(NewTopic(topic, self.partitions, 1)),
+                           _PUBLISH_DEADLINE_SECONDS)
         consume(self.bootstrap, topic, group, handler, stop, concurrency, max_batch,
                 self.names.dead)
 

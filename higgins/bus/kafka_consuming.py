@@ -49,20 +49,29 @@ TRANSIENT: tuple[type[Exception], ...] = (
 def consume(bootstrap: str, topic: str, group: str, handler: BatchHandler,
             stop: threading.Event, concurrency: int = 1, max_batch: int = 1,
             dead_letters: str = "") -> None:
-    """Run the group's faust app in this thread until `stop` (see the module's docstring)."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_until_complete(_run(bootstrap, topic, group, handler, stop, concurrency,
-                                     max(1, max_batch), dead_letters))
-    finally:
-        loop.close()
+    """Run the group's faust app in this thread until `stop` (see the module's docstring); an
+    app that crashes (Kafka went away, and faust gives up on it) is started afresh."""
+    delay = 0.5
+    while not stop.is_set():
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(_run(bootstrap, topic, group, handler, stop, concurrency,
+                                         max(1, max_batch), dead_letters))
+        except Exception as error:  # noqa: BLE001 - start again on any loss of Kafka
+            LOG.warning("the %s consumer lost Kafka (%s); starting again", group, error)
+        finally:
+            loop.close()
+        stop.wait(delay)
+        delay = min(delay * 2, 5.0)
 
 
 def _app(bootstrap: str, group: str) -> faust.App:
     return faust.App(
         group, broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False,
-        autodiscover=False, topic_allow_declare=False, consumer_auto_offset_reset="earliest",
+        # the bus creates its topics itself (faust ignores a topic missing when it starts)
+        autodiscover=False, topic_allow_declare=False, topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
         broker_commit_interval=_COMMIT_SECONDS, broker_session_timeout=_SESSION_SECONDS,
         broker_heartbeat_interval=_HEARTBEAT_SECONDS, stream_wait_empty=False,
         producer_acks=-1, producer_linger=0.0)
@@ -110,11 +119,14 @@ async def _run(bootstrap: str, topic: str, group: str, handler: BatchHandler,
             for event in taken:
                 await stream.ack(event)
 
-    await app.start()
-    LOG.info("consuming %s as group %s", topic, group)
     try:
-        while not stop.is_set() and not app.should_stop:
+        await app.start()
+        LOG.info("consuming %s as group %s", topic, group)
+        while not stop.is_set() and not app.should_stop and not app._crashed.is_set():
             await asyncio.sleep(0.05)
+        if app._crashed.is_set() and not stop.is_set():
+            LOG.warning("the %s consumer crashed (%s); starting again", group,
+                        app.crash_reason)
     finally:
         await app.stop()
 

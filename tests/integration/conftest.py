@@ -6,6 +6,7 @@ host name and ports on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ import requests
 
 from higgins.api.identity import DEFAULT_PROJECT
 from higgins.bus.base import Bus
-from tests.services import keyspace, rabbitmq_vhost
+from tests.services import kafka_namespace, kafka_records, keyspace, rabbitmq_vhost
 
 V140 = {"OpenStack-API-Version": "container 1.40"}
 T = TypeVar("T")
@@ -114,21 +115,28 @@ class Higgins:
 
 
 class Deployment(Higgins):
-    """The production shape: processor, agent and API as separate processes on RabbitMQ and
-    Cassandra; each process can be started, stopped or killed on its own."""
+    """The production shape: processor, agent and API as separate processes on RabbitMQ (or
+    Kafka) and Cassandra; each process can be started, stopped or killed on its own."""
 
-    backend = "rabbitmq"
     ROLES = ("processor", "agent", "api")
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, backend: str = "rabbitmq") -> None:
         super().__init__(workdir)
-        self._vhost = rabbitmq_vhost("e2e")
-        self.amqp_url = amqp_url = self._vhost.__enter__()
+        self.backend = backend
+        self._namespace: contextlib.AbstractContextManager[str]
+        if backend == "kafka":
+            self._namespace = kafka_namespace("e2e")
+            self.kafka_namespace = self._namespace.__enter__()
+            bus_url = f"kafka://127.0.0.1:9092/{self.kafka_namespace}"
+            self.amqp_url = ""
+        else:
+            self._namespace = rabbitmq_vhost("e2e")
+            self.amqp_url = bus_url = self._namespace.__enter__()
         self.keyspace = keyspace("e2e")
         self.agent_port = free_port()
         self.config.write_text(
             self.config.read_text() +
-            f"[bus]\nurl = {amqp_url}\n[store]\nurl = cassandra://127.0.0.1:9042/{self.keyspace}\n"
+            f"[bus]\nurl = {bus_url}\n[store]\nurl = cassandra://127.0.0.1:9042/{self.keyspace}\n"
             f"[agent]\nport = {self.agent_port}\n")
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -161,6 +169,8 @@ class Deployment(Higgins):
 
     def dead_letters(self) -> int:
         """Messages parked in the dead-letter queue (poison); 0 when nothing went wrong."""
+        if self.backend == "kafka":
+            return kafka_records(f"{self.kafka_namespace}.dead-letters")
         import kombu
 
         with kombu.Connection(self.amqp_url) as connection:
@@ -193,11 +203,15 @@ class Deployment(Higgins):
         cluster = Cluster(["127.0.0.1"], port=9042)
         cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {self.keyspace}")
         cluster.shutdown()
-        self._vhost.__exit__(None, None, None)
+        self._namespace.__exit__(None, None, None)
 
 
 BACKENDS = ["embedded", pytest.param("rabbitmq",
                                      marks=[pytest.mark.rabbitmq, pytest.mark.cassandra])]
+KAFKA = pytest.param("kafka", marks=[pytest.mark.kafka, pytest.mark.cassandra])
+# Suites that show what the Kafka bus does differently (delivery, faults, replay, events out)
+# run on it too; the others run on embedded and rabbitmq (README: what runs where).
+ALL_BACKENDS = [*BACKENDS, KAFKA]
 
 
 # Tests of what every backend does the same way (the agent and Docker, the dispatcher's rules)
@@ -207,7 +221,7 @@ EMBEDDED_ONLY = pytest.mark.parametrize("higgins", ["embedded"], indirect=True)
 
 
 def deployment(backend: str, workdir: Path) -> Higgins:
-    return Deployment(workdir) if backend == "rabbitmq" else Higgins(workdir)
+    return Higgins(workdir) if backend == "embedded" else Deployment(workdir, backend)
 
 
 class Api:
@@ -316,7 +330,7 @@ def fresh_higgins(tmp_path: Path, docker_client: docker.DockerClient) -> Iterato
     remove_host_containers(docker_client, server.host)
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=ALL_BACKENDS)
 def fresh_deployment(request: pytest.FixtureRequest, tmp_path: Path,
                      docker_client: docker.DockerClient) -> Iterator[Higgins]:
     """A Higgins of the test's own on each backend, for tests that restart it."""

@@ -1,5 +1,6 @@
-"""Faults on the production backend, with real services: restart RabbitMQ or Cassandra, or
-kill -9 a processor or the API, in the middle of a stream of creates and again of deletes.
+"""Faults on the production backends, with real services: restart RabbitMQ, Kafka or
+Cassandra, or kill -9 a processor or the API, in the middle of a stream of creates and again
+of deletes (on RabbitMQ every fault; on Kafka its restart and a processor's kill -9).
 After each: every acknowledged create is Running exactly once (one Docker container), every
 acknowledged delete is gone from the API and from Docker, and the views agree with Docker."""
 
@@ -26,7 +27,9 @@ from tests.integration.conftest import (
 )
 from tests.services import ROOT
 
-pytestmark = [pytest.mark.rabbitmq, pytest.mark.cassandra]
+pytestmark = [pytest.mark.cassandra]
+RABBITMQ = pytest.mark.rabbitmq
+KAFKA = pytest.mark.kafka
 
 CREATES = 10
 FAULT_AFTER = 3
@@ -40,6 +43,12 @@ def restart_rabbitmq(deployment: Deployment) -> None:
     _script("stop-rabbitmq.sh")
     time.sleep(1)
     _script("start-rabbitmq.sh")
+
+
+def restart_kafka(deployment: Deployment) -> None:
+    _script("stop-kafka.sh")
+    time.sleep(1)
+    _script("start-kafka.sh")
 
 
 def restart_cassandra(deployment: Deployment) -> None:
@@ -60,15 +69,21 @@ def kill9_api(deployment: Deployment) -> None:
 
 FAULTS: dict[str, Callable[[Deployment], None]] = {
     "rabbitmq-restart": restart_rabbitmq,
+    "kafka-restart": restart_kafka,
     "cassandra-restart": restart_cassandra,
     "processor-kill9": kill9_processor,
     "api-kill9": kill9_api,
 }
+ON_BOTH_BUSES = pytest.mark.parametrize("cluster", [
+    pytest.param("rabbitmq", marks=RABBITMQ), pytest.param("kafka", marks=KAFKA)],
+    indirect=True)
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Deployment]:
-    deployment = Deployment(tmp_path)
+def cluster(request: pytest.FixtureRequest, tmp_path: Path,
+            docker_client: docker.DockerClient) -> Iterator[Deployment]:
+    """The production processes on RabbitMQ (or on the bus the test names) and Cassandra."""
+    deployment = Deployment(tmp_path, getattr(request, "param", "rabbitmq"))
     try:
         deployment.start()
     except BaseException:
@@ -144,7 +159,12 @@ def _replay_agrees(cluster: Deployment) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize(("cluster", "fault"), [
+    *(pytest.param("rabbitmq", fault, marks=RABBITMQ, id=fault)
+      for fault in ("rabbitmq-restart", "cassandra-restart", "processor-kill9", "api-kill9")),
+    *(pytest.param("kafka", fault, marks=KAFKA, id=f"kafka-{fault}")
+      for fault in ("kafka-restart", "processor-kill9")),
+], indirect=["cluster"])
 def test_acknowledged_creates_and_deletes_survive(
         fault: str, cluster: Deployment, docker_client: docker.DockerClient) -> None:
     api = Api(cluster.url)
@@ -199,6 +219,7 @@ def _handled(log: Path) -> int:
     return sum('"message": "event container.' in line for line in log.read_text().splitlines())
 
 
+@ON_BOTH_BUSES
 def test_two_processor_processes_share_the_work_and_cover_for_each_other(
         cluster: Deployment, docker_client: docker.DockerClient) -> None:
     api = Api(cluster.url)
@@ -221,6 +242,7 @@ def test_two_processor_processes_share_the_work_and_cover_for_each_other(
     _replay_agrees(cluster)
 
 
+@RABBITMQ
 def test_a_frozen_sequencer_is_deposed_and_its_late_writes_change_nothing(
         cluster: Deployment, docker_client: docker.DockerClient) -> None:
     """A processor frozen (SIGSTOP) in the middle of a stream: the broker drops its connections

@@ -24,10 +24,11 @@ EXISTS_INTERVAL = 4  # seconds per audit period, so a container.exists comes dur
 
 @pytest.fixture
 def metered(fresh_deployment: Higgins, tmp_path: Path) -> Iterator[tuple[Higgins, Ceilometer]]:
-    """The deployment sending notifications (rabbitmq: to its own vhost, by default; embedded:
-    to a vhost of the test's, by [notifications] url) and a Ceilometer listening there."""
+    """The deployment sending notifications (rabbitmq: to its own vhost, by default; embedded
+    and kafka: to a vhost of the test's, by [notifications] url) and a Ceilometer listening
+    there."""
     with contextlib.ExitStack() as stack:
-        if isinstance(fresh_deployment, Deployment):
+        if isinstance(fresh_deployment, Deployment) and fresh_deployment.amqp_url:
             url, extra = fresh_deployment.amqp_url, ""
         else:
             url = stack.enter_context(rabbitmq_vhost("telemetry"))
