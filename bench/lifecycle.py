@@ -1,13 +1,17 @@
 """BENCHMARK: create-to-Running through Higgins against the same work on raw Docker, in one run.
-Side effects: starts its own `higgins up` on 127.0.0.1, makes and removes Docker containers."""
+Side effects: starts its own `higgins up` on 127.0.0.1 (for rabbitmq or kafka on a virtual host
+or namespace and a keyspace of its own, removed at the end), makes and removes Docker
+containers."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import datetime
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -33,7 +37,9 @@ WAIT_SECONDS = 60.0
 # H4's targets (the throughput ratio is judged at every concurrency level measured)
 TARGETS: dict[str, float | None] = {"overhead_p50_ms": 20.0, "throughput_ratio": 0.90,
                                     "idle_rss_mb": 150.0}
-RABBITMQ_TARGETS: dict[str, float | None] = {"overhead_p50_ms": 60.0, "throughput_ratio": 0.80,
+# ... and on the production backends (api, processor and agent processes; kafka is judged
+# against rabbitmq's, so the two are recorded side by side)
+SERVICES_TARGETS: dict[str, float | None] = {"overhead_p50_ms": 60.0, "throughput_ratio": 0.80,
                                              "idle_rss_mb": 150.0}
 # "events": a Higgins container counts as Running at the time its container.started event
 # was recorded (read from the log afterwards), raw Docker's when its start call returned, so
@@ -41,6 +47,68 @@ RABBITMQ_TARGETS: dict[str, float | None] = {"overhead_p50_ms": 60.0, "throughpu
 # poll every 100 ms); "poll": both are polled every --poll-ms until they show running.
 TIMING = "events"
 ROOT = Path(__file__).resolve().parent.parent
+# the backends on the services of scripts/start-*.sh: a bus of their own and Cassandra
+BUSES = ("rabbitmq", "kafka")
+KAFKA = "127.0.0.1:9092"
+CASSANDRA = "cassandra://127.0.0.1:9042"
+
+
+@contextmanager
+def fresh_bus(backend: str, purpose: str) -> Iterator[str]:
+    """The URL of a bus of the caller's own: a fresh virtual host of scripts/start-rabbitmq.sh's
+    broker, or a fresh namespace on scripts/start-kafka.sh's (its topics are made by the first
+    process that opens the bus). Side effects: makes the virtual host; afterwards deletes it, or
+    every topic of the namespace and the (empty) data directories its consumer groups' faust
+    apps made in this process's working directory."""
+    name = f"higgins-{purpose}-{uuid.uuid4().hex[:8]}"
+    if backend == "kafka":
+        try:
+            yield f"kafka://{KAFKA}/{name}"
+        finally:
+            asyncio.run(_delete_topics(name))
+            for datadir in Path.cwd().glob(f"{name}.*-data"):
+                shutil.rmtree(datadir, ignore_errors=True)
+        return
+    if backend != "rabbitmq":
+        raise ValueError(f"no bus of its own for backend {backend!r}; use one of {BUSES}")
+    script = ROOT / "scripts" / "rabbitmq-vhost.sh"
+    subprocess.run([script, name], check=True)
+    try:
+        yield f"amqp://guest:guest@127.0.0.1:5672/{name}"
+    finally:
+        subprocess.run([script, "--delete", name], check=True)
+
+
+async def _delete_topics(namespace: str) -> None:
+    """Delete the namespace's topics (the bus's and its consumer groups' faust topics)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(f"{namespace}.")]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+@contextmanager
+def fresh_keyspace(purpose: str) -> Iterator[str]:
+    """The name of a keyspace of the caller's own on scripts/start-cassandra.sh's node (made by
+    whoever connects first; its URL is f"{CASSANDRA}/{name}"). Side effect: the keyspace is
+    dropped afterwards."""
+    keyspace = f"higgins_{purpose}_{uuid.uuid4().hex[:8]}"
+    try:
+        yield keyspace
+    finally:
+        from cassandra.cluster import Cluster
+
+        cluster = Cluster(["127.0.0.1"], port=9042, protocol_version=5)
+        try:
+            cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+        finally:
+            cluster.shutdown()
 
 
 @dataclass
@@ -64,7 +132,9 @@ def _summarise(mode: str, concurrency: int, latencies: list[float], wall: float)
 
 
 class Higgins:
-    """A `higgins up` of the benchmark's own, on a free port, with a fresh state directory."""
+    """A `higgins up` of the benchmark's own, on a free port, with a fresh state directory; for
+    rabbitmq or kafka with a bus (`fresh_bus`) and a keyspace (`fresh_keyspace`) of its own,
+    removed by `stop`."""
 
     def __init__(self, backend: str = "embedded") -> None:
         self.backend = backend
@@ -81,28 +151,33 @@ class Higgins:
             "[quota]\ncontainers = -1\ncpu = -1\nmemory = -1\n")
         self.process: subprocess.Popen[bytes] | None = None
         self._log: Any = None
-        self.vhost = f"higgins-bench-{uuid.uuid4().hex[:8]}"
-        self.keyspace = f"higgins_bench_{uuid.uuid4().hex[:8]}"
-        if backend == "rabbitmq":
-            subprocess.run([ROOT / "scripts" / "rabbitmq-vhost.sh", self.vhost], check=True)
-            agent_port = free_port()
-            with open(self.workdir / "higgins.conf", "a") as conf:
-                conf.write(f"[bus]\nurl = amqp://guest:guest@127.0.0.1:5672/{self.vhost}\n"
-                           f"[store]\nurl = cassandra://127.0.0.1:9042/{self.keyspace}\n"
-                           f"[agent]\nport = {agent_port}\n")
+        self._services = contextlib.ExitStack()  # closed by stop
+        self.store_url = ""  # the Cassandra keyspace's, on rabbitmq and kafka
+        if backend in BUSES:
+            with contextlib.ExitStack() as services:  # removed again if what follows fails
+                bus_url = services.enter_context(fresh_bus(backend, "bench"))
+                keyspace = services.enter_context(fresh_keyspace("bench"))
+                self.store_url = f"{CASSANDRA}/{keyspace}"
+                with open(self.workdir / "higgins.conf", "a") as conf:
+                    conf.write(f"[bus]\nurl = {bus_url}\n[store]\nurl = {self.store_url}\n"
+                               f"[agent]\nport = {free_port()}\n")
+                self._services = services.pop_all()
 
     def start(self) -> None:
+        """Run `higgins up` in the work directory (where the faust apps of a kafka backend put
+        their data directories) and wait until its agent's host is reported."""
         with open(self.workdir / "higgins.log", "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "higgins.cli", "--config-file",
                  str(self.workdir / "higgins.conf"), "up", "--backend", self.backend],
-                stdout=log, stderr=subprocess.STDOUT)
+                stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
         _wait(lambda: _answers(self.url), f"higgins on {self.url}")
         _wait(lambda: self.host in requests.get(f"{self.url}/v1/hosts", timeout=5).text,
               f"host {self.host} reported")
 
     def processes(self) -> dict[str, int]:
-        """`higgins up` and, on rabbitmq, each process it runs (by role): their pids."""
+        """`higgins up` and, on rabbitmq or kafka, each process it runs (by role): their
+        pids."""
         assert self.process is not None
         pids = {"higgins up": self.process.pid}
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -120,10 +195,10 @@ class Higgins:
     def started_at(self, uuid: str) -> float:
         """When the container's container.started event was recorded (epoch seconds)."""
         if self._log is None:
-            if self.backend == "rabbitmq":
+            if self.store_url:
                 from higgins.bus.cassandra_log import CassandraLog
 
-                self._log = CassandraLog(f"cassandra://127.0.0.1:9042/{self.keyspace}")
+                self._log = CassandraLog(self.store_url)
             else:
                 from higgins.bus.embedded import EmbeddedBus
 
@@ -134,7 +209,8 @@ class Higgins:
         return datetime.datetime.fromisoformat(started[0]["time"]).timestamp()
 
     def stop(self) -> None:
-        """Terminate `higgins up`; for rabbitmq drop the vhost and keyspace even if it died."""
+        """Terminate `higgins up`; for rabbitmq or kafka remove its bus (the virtual host, or
+        the namespace's topics) and drop its keyspace, even if it died."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -142,14 +218,10 @@ class Higgins:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
-        if self.backend == "rabbitmq":
-            subprocess.run([ROOT / "scripts" / "rabbitmq-vhost.sh", "--delete", self.vhost],
-                           check=True)
-            from cassandra.cluster import Cluster
-
-            cluster = Cluster(["127.0.0.1"], port=9042, protocol_version=5)
-            cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {self.keyspace}")
-            cluster.shutdown()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self._services.close()
 
 
 def free_port() -> int:
@@ -345,9 +417,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--count", type=int, default=20, help="containers per measurement")
     parser.add_argument("--concurrency", default="1,4", help="comma-separated levels")
     parser.add_argument("--url", help="measure an already running Higgins instead")
-    parser.add_argument("--backend", choices=("embedded", "rabbitmq"), default="embedded",
-                        help="rabbitmq: `higgins up --backend rabbitmq` (api, processor and "
-                             "agent processes on the services of scripts/start-*.sh)")
+    parser.add_argument("--backend", choices=("embedded", *BUSES), default="embedded",
+                        help="rabbitmq or kafka: `higgins up --backend rabbitmq|kafka` (api, "
+                             "processor and agent processes on the services of "
+                             "scripts/start-*.sh)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--poll-ms", type=float, default=None,
                         help="how often a waiting client asks for the status (default 100 "
@@ -362,8 +435,8 @@ def main(argv: list[str]) -> int:
     levels = [int(x) for x in args.concurrency.split(",")]
     client = docker.DockerClient(base_url="unix:///var/run/docker.sock", version="auto")
     rss: dict[str, float] = {}
-    if args.backend == "rabbitmq":
-        TARGETS.update(RABBITMQ_TARGETS)
+    if args.backend in BUSES:
+        TARGETS.update(SERVICES_TARGETS)
     with higgins_under_test(args.url, args.backend) as (url, server):
         if server is not None:
             time.sleep(3)
