@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shutil
+import tempfile
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -66,9 +68,10 @@ def consume(bootstrap: str, topic: str, group: str, handler: BatchHandler,
         delay = min(delay * 2, 5.0)
 
 
-def _app(bootstrap: str, group: str) -> faust.App:
+def _app(bootstrap: str, group: str, datadir: str) -> faust.App:
     return faust.App(
         group, broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False,
+        datadir=datadir,  # (faust makes one even with tables in memory; default: the cwd)
         # the bus creates its topics itself (faust ignores a topic missing when it starts)
         autodiscover=False, topic_allow_declare=False, topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
@@ -80,7 +83,8 @@ def _app(bootstrap: str, group: str) -> faust.App:
 async def _run(bootstrap: str, topic: str, group: str, handler: BatchHandler,
                stop: threading.Event, concurrency: int, max_batch: int,
                dead_letters: str) -> None:
-    app = _app(bootstrap, group)
+    datadir = tempfile.mkdtemp(prefix=f"higgins-faust-{group}-")
+    app = _app(bootstrap, group, datadir)
     source = app.topic(topic, key_type=bytes, value_type=bytes, value_serializer="raw",
                        key_serializer="raw")
     dead = app.topic(dead_letters, value_serializer="raw") if dead_letters else None
@@ -129,6 +133,7 @@ async def _run(bootstrap: str, topic: str, group: str, handler: BatchHandler,
                         app.crash_reason)
     finally:
         await app.stop()
+        shutil.rmtree(datadir, ignore_errors=True)
 
 
 def _parse(value: bytes) -> Envelope | None:

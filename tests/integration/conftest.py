@@ -218,6 +218,9 @@ ALL_BACKENDS = [*BACKENDS, KAFKA]
 # run on the embedded backend only, to keep the suite's time in bounds; the rabbitmq backend
 # runs a representative subset of each file (README: what runs where).
 EMBEDDED_ONLY = pytest.mark.parametrize("higgins", ["embedded"], indirect=True)
+# The representative subset that also runs on Kafka (the rest of a file runs on embedded and
+# rabbitmq): what shows the bus's delivery, order and read-back, not the agent's Docker work.
+ALSO_KAFKA = pytest.mark.parametrize("higgins", ALL_BACKENDS, indirect=True)
 
 
 def deployment(backend: str, workdir: Path) -> Higgins:

@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from higgins.api.identity import DEFAULT_PROJECT
-from tests.integration.conftest import V140, Api, Higgins, wait_for
+from tests.integration.conftest import ALSO_KAFKA, V140, Api, Higgins, wait_for
 
 OTHER = {"X-Project-Id": "audit-other", "X-User-Id": "u-other", "X-Roles": "member"}
 ADMIN = {"X-Project-Id": "admins", "X-User-Id": "root", "X-Roles": "admin"}
@@ -74,6 +74,7 @@ def test_the_audit_record_is_the_log_newest_first_filtered_and_scoped(higgins: H
     api.call("DELETE", f"/v1/containers/{uuid}?force=True")
 
 
+@ALSO_KAFKA
 def test_a_watch_streams_entries_as_they_are_recorded(higgins: Higgins) -> None:
     api = Api(higgins.url)
     seen: list[dict[str, Any]] = []

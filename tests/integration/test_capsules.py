@@ -9,7 +9,7 @@ from typing import Any
 import docker
 import pytest
 
-from tests.integration.conftest import Api, Higgins, wait_for
+from tests.integration.conftest import ALSO_KAFKA, Api, Higgins, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -24,6 +24,7 @@ def labelled(client: docker.DockerClient, capsule: str) -> list[Any]:
     return list(client.containers.list(all=True, filters={"label": f"higgins.capsule={capsule}"}))
 
 
+@ALSO_KAFKA
 def test_a_capsules_containers_share_one_network_namespace(
         higgins: Higgins, docker_client: docker.DockerClient) -> None:
     api = Api(higgins.url)

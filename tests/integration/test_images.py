@@ -10,7 +10,7 @@ import docker
 import docker.errors
 import pytest
 
-from tests.integration.conftest import Api, Higgins, push_to_registry, wait_for
+from tests.integration.conftest import ALSO_KAFKA, Api, Higgins, push_to_registry, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -32,6 +32,7 @@ def in_docker(client: docker.DockerClient, name: str) -> bool:
     return True
 
 
+@ALSO_KAFKA
 def test_pull_show_list_and_delete_an_image_on_a_host(
         higgins: Higgins, docker_client: docker.DockerClient) -> None:
     api = Api(higgins.url)

@@ -12,6 +12,7 @@ import docker
 import pytest
 
 from tests.integration.conftest import (
+    ALSO_KAFKA,
     EMBEDDED_ONLY,
     Api,
     Higgins,
@@ -23,6 +24,7 @@ from tests.integration.conftest import (
 pytestmark = pytest.mark.docker
 
 
+@ALSO_KAFKA
 def test_run_makes_one_running_docker_container(api: Api, docker_client: docker.DockerClient,
                                                 higgins: Higgins) -> None:
     created = api.create(name="web")
@@ -43,6 +45,7 @@ def test_create_without_run_stops_at_created_and_start_runs_it(
     api.wait_status(uuid, "Running")
 
 
+@ALSO_KAFKA
 def test_stop_start_pause_unpause_reboot_follow_docker(
         api: Api, docker_client: docker.DockerClient) -> None:
     uuid = api.create()["uuid"]
@@ -175,6 +178,7 @@ def test_restart_reconciles_what_happened_while_down(
     assert api.wait_status(uuid, "Stopped")["status_detail"] == "Exited (137)"
 
 
+@ALSO_KAFKA
 def test_every_change_is_an_event_in_order(higgins: Higgins, api: Api) -> None:
     uuid = api.create()["uuid"]
     api.wait_status(uuid, "Running")

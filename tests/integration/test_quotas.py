@@ -9,11 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.integration.conftest import Api, Higgins
+from tests.integration.conftest import ALSO_KAFKA, Api, Higgins
 
 pytestmark = pytest.mark.docker
 
 
+@ALSO_KAFKA
 def test_concurrent_creates_take_exactly_the_quota(higgins: Higgins) -> None:
     project = f"quota-{uuidlib.uuid4().hex[:8]}"
     admin = Api(higgins.url, {"X-Project-Id": "ops", "X-Roles": "admin"})

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from higgins.api.identity import DEFAULT_PROJECT
-from tests.integration.conftest import EMBEDDED_ONLY, Api, Higgins, wait_for
+from tests.integration.conftest import ALSO_KAFKA, EMBEDDED_ONLY, Api, Higgins, wait_for
 from tests.integration.receiver import Receiver
 
 ROUND = 0.5  # seconds: more than a retry round's spread (retry_poll = 0.2 in conftest)
@@ -53,6 +53,7 @@ def _delivered(receiver: Receiver, ids: list[str], timeout: float = 60) -> None:
              f"{len(ids)} events delivered")
 
 
+@ALSO_KAFKA
 def test_every_event_reaches_its_projects_subscriber_signed_and_no_other_project(
         higgins: Higgins) -> None:
     api, other = Api(higgins.url), Api(higgins.url, OTHER_PROJECT)
