@@ -6,7 +6,6 @@ containers."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import datetime
 import json
@@ -62,10 +61,12 @@ def fresh_bus(backend: str, purpose: str) -> Iterator[str]:
     apps made in this process's working directory."""
     name = f"higgins-{purpose}-{uuid.uuid4().hex[:8]}"
     if backend == "kafka":
+        from higgins.bus.kafka import delete_namespace
+
         try:
             yield f"kafka://{KAFKA}/{name}"
         finally:
-            asyncio.run(_delete_topics(name))
+            delete_namespace(KAFKA, name)
             for datadir in Path.cwd().glob(f"{name}.*-data"):
                 shutil.rmtree(datadir, ignore_errors=True)
         return
@@ -77,20 +78,6 @@ def fresh_bus(backend: str, purpose: str) -> Iterator[str]:
         yield f"amqp://guest:guest@127.0.0.1:5672/{name}"
     finally:
         subprocess.run([script, "--delete", name], check=True)
-
-
-async def _delete_topics(namespace: str) -> None:
-    """Delete the namespace's topics (the bus's and its consumer groups' faust topics)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(f"{namespace}.")]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
 
 
 @contextmanager

@@ -30,11 +30,13 @@ def rabbitmq_vhost(purpose: str) -> Iterator[str]:
 def kafka_namespace(purpose: str) -> Iterator[str]:
     """A namespace of its own on scripts/start-kafka.sh's broker (fresh topics and groups);
     its topics are deleted afterwards."""
+    from higgins.bus.kafka import delete_namespace
+
     namespace = f"higgins-{purpose}-{uuid.uuid4().hex[:8]}"
     try:
         yield namespace
     finally:
-        asyncio.run(_delete_topics(namespace))
+        delete_namespace("127.0.0.1:9092", namespace)
 
 
 def kafka_records(topic: str) -> int:
@@ -57,19 +59,6 @@ async def _records(topic: str) -> int:
         return sum(ends.values())
     finally:
         await consumer.stop()
-
-
-async def _delete_topics(namespace: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers="127.0.0.1:9092")
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(f"{namespace}.")]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
 
 
 def keyspace(purpose: str) -> str:

@@ -40,9 +40,8 @@ from typing import Any
 
 import kombu
 
-from higgins import events as ev
 from higgins.bus.amqp_consuming import MEMBER_TTL_SECONDS, Consumer, Delivery
-from higgins.bus.base import EVENTS, BatchHandler, BusUnavailable, partition_of
+from higgins.bus.base import EVENTS, BatchHandler, BusUnavailable, partition_of, validate_all
 from higgins.bus.cassandra_log import CassandraLog
 from higgins.bus.replies import Replies, Waiter
 from higgins.bus.sequencing import INTAKE_PREFIX, Sequencer, intake_body, parse_intake
@@ -125,8 +124,7 @@ class AmqpBus:
     def publish(
         self, events: Sequence[Envelope], commands: Sequence[tuple[str, Envelope]] = ()
     ) -> list[Envelope]:
-        for envelope in [*events, *(c for _, c in commands)]:
-            ev.validate(envelope)
+        validate_all(events, commands)
         recorded = self._record(events) if events else []
         for stream, command in commands:
             host = stream.removeprefix(COMMAND_PREFIX)

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
-from higgins.events import Envelope
+from higgins.events import Envelope, validate
 from higgins.faults import ServiceUnavailable
 
 EVENTS = "events"
@@ -17,6 +17,12 @@ def partition_of(subject: str, partitions: int) -> int:
     """A subject's partition (RabbitMQ queue, Kafka partition, log writer): stable across
     processes and restarts (Python's hash() is not)."""
     return int.from_bytes(hashlib.blake2b(subject.encode(), digest_size=4).digest()) % partitions
+
+
+def validate_all(events: Sequence[Envelope], commands: Sequence[tuple[str, Envelope]]) -> None:
+    """What a publish checks before anything leaves: every envelope, events and commands."""
+    for envelope in [*events, *(command for _, command in commands)]:
+        validate(envelope)
 
 
 def command_stream(host: str) -> str:

@@ -46,8 +46,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from higgins import events as ev
-from higgins.bus.base import EVENTS, BatchHandler, BusUnavailable, partition_of
+from higgins.bus.base import EVENTS, BatchHandler, BusUnavailable, partition_of, validate_all
 from higgins.bus.cassandra_log import CassandraLog, LogWriter
+from higgins.bus.kafka_replies import CORRELATION, REPLY_TO, Replies
 from higgins.events import Envelope
 
 LOG = logging.getLogger(__name__)
@@ -57,7 +58,13 @@ _PUBLISH_DEADLINE_SECONDS = 30.0
 _CATCH_UP_SECONDS = 10.0
 _SEQUENCER_BATCH = 256  # intake records of one partition recorded in one append
 _RETAINED = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+# How long a publisher waits for its answer before it looks in the log itself (the answer
+# may be lost with its sequencer, or the partition may be moving to another).
+_ANSWER_PATIENCE_SECONDS = 0.5
 T = TypeVar("T")
+# (topic, partition, key, value) or with headers: (..., [(name, value)])
+Record = tuple[str, int | None, bytes | None, bytes] | tuple[
+    str, int | None, bytes | None, bytes, list[tuple[str, bytes]]]
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -69,6 +76,24 @@ def parse_url(url: str) -> tuple[str, str]:
     if not all(c.isalnum() or c in "._-" for c in namespace):
         raise ValueError(f"a Kafka namespace is letters, digits, '.', '_' and '-': {namespace!r}")
     return parsed.netloc, namespace
+
+
+def delete_namespace(bootstrap: str, namespace: str) -> list[str]:
+    """Delete every topic of a namespace (a deployment's whole log: for tests, benchmarks and
+    an operator tearing a deployment down); the topics deleted."""
+    return asyncio.run(_delete_namespace(bootstrap, namespace))
+
+
+async def _delete_namespace(bootstrap: str, namespace: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(f"{namespace}.")]
+        if mine:
+            await admin.delete_topics(mine)
+        return mine
+    finally:
+        await admin.close()
 
 
 class Loop:
@@ -123,13 +148,20 @@ class KafkaBus:
         self.names = Names(namespace)
         self.log = log
         self.partitions = partitions
+        self._replies: Replies | None = None  # made at the first publish of events
+        self._starting = threading.Lock()
         self._loop = Loop(f"kafka-{namespace}")
         try:
             self._loop.run(self._create_topics(), _PUBLISH_DEADLINE_SECONDS)
             self._producer = self._loop.run(self._start_producer(), _PUBLISH_DEADLINE_SECONDS)
         except (KafkaError, OSError, concurrent.futures.TimeoutError) as error:
             self._loop.close()
+            log.close()
             raise BusUnavailable(f"Kafka at {self.bootstrap} is unavailable: {error}") from error
+        except ValueError:  # topics made for another partition count
+            self._loop.close()
+            log.close()
+            raise
 
     async def _create_topics(self, *more: NewTopic) -> None:
         """The intake and the retained events topic, `partitions` each, before any publish:
@@ -171,15 +203,16 @@ class KafkaBus:
         await producer.start()
         return producer
 
-    async def _produce(self, records: Sequence[tuple[str, int | None, bytes | None, bytes]],
-                       ) -> None:
-        """Send (topic, partition, key, value) records and wait until each is acknowledged."""
+    async def _produce(self, records: Sequence[Record]) -> None:
+        """Send (topic, partition, key, value[, headers]) records and wait until each is
+        acknowledged."""
         producer = self._producer
-        sent = [await producer.send(topic, value, key=key, partition=partition)
-                for topic, partition, key, value in records]
+        sent = [await producer.send(record[0], record[3], key=record[2], partition=record[1],
+                                    headers=record[4] if len(record) > 4 else None)
+                for record in records]
         await asyncio.gather(*sent)
 
-    def _send(self, records: Sequence[tuple[str, int | None, bytes | None, bytes]]) -> None:
+    def _send(self, records: Sequence[Record]) -> None:
         try:
             self._loop.run(self._produce(records), _PUBLISH_DEADLINE_SECONDS)
         except (KafkaError, OSError, concurrent.futures.TimeoutError) as error:
@@ -188,8 +221,7 @@ class KafkaBus:
     def publish(
         self, events: Sequence[Envelope], commands: Sequence[tuple[str, Envelope]] = ()
     ) -> list[Envelope]:
-        for envelope in [*events, *(c for _, c in commands)]:
-            ev.validate(envelope)
+        validate_all(events, commands)
         recorded = self._record(events) if events else []
         if commands:
             self._send([(self.names.commands(stream.removeprefix(COMMAND_PREFIX)), None,
@@ -199,16 +231,26 @@ class KafkaBus:
 
     def _record(self, events: Sequence[Envelope]) -> list[Envelope]:
         """Send the events to their partitions' sequencers (one record per partition, in
-        order) and wait until the log holds each."""
+        order) and wait for their answers; what is not answered in time is looked for in the
+        log until it is there."""
         by_partition: dict[int, list[Envelope]] = {}
         for envelope in events:
             by_partition.setdefault(partition_of(envelope["subject"], self.partitions),
                                     []).append(envelope)
-        self._send([(self.names.intake, partition, None, json.dumps(sent).encode())
-                    for partition, sent in by_partition.items()])
+        try:
+            with self._starting:  # one reply topic per process, made at its first publish
+                if self._replies is None:
+                    replies = Replies(self.bootstrap, self.names.namespace)
+                    self._loop.run(replies.start(), _PUBLISH_DEADLINE_SECONDS)
+                    self._replies = replies
+            answered = self._loop.run(self._ask(by_partition), _PUBLISH_DEADLINE_SECONDS)
+        except (KafkaError, OSError, concurrent.futures.TimeoutError) as error:
+            raise BusUnavailable(f"Kafka is unavailable: {error!r}") from error
+        if len(answered) == len(events):
+            return [answered[e["id"]] for e in events]
         ids = [e["id"] for e in events]
         deadline = time.monotonic() + _PUBLISH_DEADLINE_SECONDS
-        delay = 0.002
+        delay = 0.005
         while time.monotonic() < deadline:
             found = self.log.recorded_all(ids)
             if all(found):
@@ -218,6 +260,26 @@ class KafkaBus:
         raise BusUnavailable("no sequencer recorded the events in time (is a `higgins "
                              "processor` running?); they are in the intake topic and will be "
                              "recorded")
+
+    async def _ask(self, by_partition: dict[int, list[Envelope]]) -> dict[str, Envelope]:
+        """Produce one intake record per partition naming this process's reply topic; the
+        recorded envelopes (by id) answered within `_ANSWER_PATIENCE_SECONDS`."""
+        replies = self._replies
+        assert replies is not None
+        asked = {uuid.uuid4().hex: sent for sent in by_partition.values()}
+        answers = [replies.expect(correlation) for correlation in asked]
+        try:
+            await self._produce([
+                (self.names.intake, partition, None, json.dumps(sent).encode(),
+                 [(REPLY_TO, replies.topic.encode()), (CORRELATION, correlation.encode())])
+                for (correlation, sent), partition in zip(asked.items(), by_partition,
+                                                          strict=True)])
+            await asyncio.wait(answers, timeout=_ANSWER_PATIENCE_SECONDS)
+        finally:
+            for correlation in asked:
+                replies.forget(correlation)
+        return {e["id"]: e for answer in answers if answer.done() and not answer.cancelled()
+                for e in answer.result()}
 
     # -- the log -------------------------------------------------------------------------
 
@@ -294,6 +356,8 @@ class KafkaBus:
 
     def close(self) -> None:
         try:
+            if self._replies is not None:
+                self._loop.run(self._replies.stop(), 10)
             self._loop.run(self._producer.stop(), 10)
         except (KafkaError, OSError, concurrent.futures.TimeoutError) as error:
             LOG.warning("closing the Kafka producer: %s", error)
@@ -360,6 +424,7 @@ class _Sequencer(ConsumerRebalanceListener):  # type: ignore[misc]
                       tp: TopicPartition, records: list[Any]) -> None:
         loop = asyncio.get_running_loop()
         sent: list[Envelope] = []
+        asking: list[tuple[dict[str, bytes], int, int]] = []  # headers, first, count
         for record in records:
             try:
                 envelopes = json.loads(record.value)
@@ -372,6 +437,9 @@ class _Sequencer(ConsumerRebalanceListener):  # type: ignore[misc]
                           "(%s): %.200r", error, record.value)
                 await producer.send_and_wait(self._bus.names.dead, record.value)
                 continue
+            headers = dict(record.headers or ())
+            if REPLY_TO in headers:
+                asking.append((headers, len(sent), len(envelopes)))
             sent.extend(envelopes)
         if sent:
             writer = self._writers.get(tp.partition)
@@ -390,4 +458,10 @@ class _Sequencer(ConsumerRebalanceListener):  # type: ignore[misc]
                                         key=e["subject"].encode(), partition=tp.partition)
                     for e in recorded]
             await asyncio.gather(*acks)
+            answers = [await producer.send(
+                headers[REPLY_TO].decode(), json.dumps(recorded[first:first + count]).encode(),
+                headers=[(CORRELATION, headers[CORRELATION])])
+                for headers, first, count in asking]
+            # a lost answer only sends its publisher to the log
+            await asyncio.gather(*answers, return_exceptions=True)
         await consumer.commit({tp: records[-1].offset + 1})

@@ -43,6 +43,7 @@ _COMMIT_SECONDS = 0.5
 _SESSION_SECONDS = 10.0
 _HEARTBEAT_SECONDS = 1.0
 _POISON_TRIES = 5
+_START_SECONDS = 60.0
 # Failures that mean "a service is away": retried for as long as it takes, never dead-lettered.
 TRANSIENT: tuple[type[Exception], ...] = (
     *cql.TRANSIENT, ServiceUnavailable, ConnectionError)
@@ -124,7 +125,8 @@ async def _run(bootstrap: str, topic: str, group: str, handler: BatchHandler,
                 await stream.ack(event)
 
     try:
-        await app.start()
+        # faust's start can hang rather than fail (a broker that refuses the group's settings)
+        await asyncio.wait_for(app.start(), _START_SECONDS)
         LOG.info("consuming %s as group %s", topic, group)
         while not stop.is_set() and not app.should_stop and not app._crashed.is_set():
             await asyncio.sleep(0.05)

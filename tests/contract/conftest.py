@@ -15,6 +15,7 @@ from higgins.bus.amqp import AmqpBus
 from higgins.bus.base import Bus
 from higgins.bus.cassandra_log import CassandraLog
 from higgins.bus.embedded import EmbeddedBus
+from higgins.bus.kafka import KafkaBus
 from higgins.store.cassandra import CassandraStore
 from higgins.store.sqlite import SqliteStore
 from tests.services import kafka_namespace, rabbitmq_vhost
@@ -49,6 +50,11 @@ def amqp_bus(amqp_url: str) -> Iterator[AmqpBus]:
     log.truncate()
     adapter = AmqpBus(amqp_url, log, GROUPS, partitions=PARTITIONS)
     _purge(amqp_url)
+    yield from _served(adapter)
+
+
+def _served(adapter: AmqpBus | KafkaBus) -> Iterator[Bus]:
+    """The adapter with its sequencers running (as `higgins processor` runs them); closed."""
     stop = threading.Event()
     threads = adapter.serve(stop)
     yield adapter
@@ -61,19 +67,11 @@ def amqp_bus(amqp_url: str) -> Iterator[AmqpBus]:
 @pytest.fixture
 def kafka_bus() -> Iterator[Bus]:
     """The Kafka bus with fresh topics and a fresh log, its sequencers served."""
-    from higgins.bus.kafka import KafkaBus
-
     log = CassandraLog("cassandra://127.0.0.1:9042/higgins_contract_log")
     log.truncate()
     with kafka_namespace("contract") as namespace:
-        adapter = KafkaBus(f"kafka://127.0.0.1:9092/{namespace}", log, partitions=PARTITIONS)
-        stop = threading.Event()
-        threads = adapter.serve(stop)
-        yield adapter
-        stop.set()
-        for thread in threads:
-            thread.join(10)
-        adapter.close()
+        yield from _served(KafkaBus(f"kafka://127.0.0.1:9092/{namespace}", log,
+                                    partitions=PARTITIONS))
 
 
 BUSES = ["embedded",

@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.conftest import (
     ALSO_KAFKA,
+    BACKENDS,
     EMBEDDED_ONLY,
     Api,
     Higgins,
@@ -164,6 +165,7 @@ def test_logs_tail_returns_the_last_lines(api: Api) -> None:
     assert api.call("GET", f"/v1/containers/{uuid}/logs?tail=2").json() == "two\nthree\n"
 
 
+@pytest.mark.parametrize("fresh_deployment", BACKENDS, indirect=True)  # suite time
 def test_restart_reconciles_what_happened_while_down(
         fresh_deployment: Higgins, docker_client: docker.DockerClient) -> None:
     fresh_higgins = fresh_deployment
