@@ -16,19 +16,15 @@ from typing import Any, NamedTuple
 import kombu
 from kombu.message import Message
 
-from higgins import cql
 from higgins import events as ev
+from higgins.bus.failures import TRANSIENT
 from higgins.bus.workers import Workers, handle_until_done
 from higgins.events import Envelope
-from higgins.faults import ServiceUnavailable
 
 LOG = logging.getLogger(__name__)
 
 _POISON_TRIES = 5
 _DRAIN_SECONDS = 0.02
-# Failures that mean "a service is away": retried for as long as it takes, never dead-lettered.
-TRANSIENT: tuple[type[Exception], ...] = (
-    *cql.TRANSIENT, ServiceUnavailable, ConnectionError)
 
 
 class Delivery(NamedTuple):

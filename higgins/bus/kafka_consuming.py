@@ -29,12 +29,11 @@ from typing import Any
 
 import faust
 
-from higgins import cql
 from higgins import events as ev
 from higgins.bus.base import BatchHandler, partition_of
+from higgins.bus.failures import TRANSIENT
 from higgins.bus.workers import handle_until_done
 from higgins.events import Envelope
-from higgins.faults import ServiceUnavailable
 
 LOG = logging.getLogger(__name__)
 
@@ -44,9 +43,6 @@ _SESSION_SECONDS = 10.0
 _HEARTBEAT_SECONDS = 1.0
 _POISON_TRIES = 5
 _START_SECONDS = 60.0
-# Failures that mean "a service is away": retried for as long as it takes, never dead-lettered.
-TRANSIENT: tuple[type[Exception], ...] = (
-    *cql.TRANSIENT, ServiceUnavailable, ConnectionError)
 
 
 def consume(bootstrap: str, topic: str, group: str, handler: BatchHandler,
