@@ -50,8 +50,10 @@ async def _records(topic: str) -> int:
     consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:9092")
     await consumer.start()
     try:
-        await consumer.topics()  # the cluster's metadata, this topic's partitions among it
-        partitions = consumer.partitions_for_topic(topic) or set()
+        # the cluster's metadata as fetched now (consumer.partitions_for_topic answers from
+        # the consumer's own metadata, which knows only the topics it subscribed to)
+        cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+        partitions = cluster.partitions_for_topic(topic) or set()
         if not partitions:
             return 0
         tps = [TopicPartition(topic, p) for p in partitions]
