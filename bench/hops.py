@@ -21,7 +21,7 @@ from typing import Any
 import docker
 import requests
 
-from bench.lifecycle import COMMAND, HEADERS, IMAGE, Higgins, cleanup, docker_run_one
+from bench.lifecycle import BUSES, COMMAND, HEADERS, IMAGE, Higgins, cleanup, docker_run_one
 
 PY_SPY = Path("/var/lib/higgins-bench/bin/py-spy")
 # (hop, from, to): the client's request, the API's recording, each event's recording
@@ -95,7 +95,7 @@ def top_functions(path: Path, count: int = 8) -> list[tuple[str, float]]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="higgins bench hops", description=__doc__)
-    parser.add_argument("--backend", choices=("embedded", "rabbitmq"), default="embedded")
+    parser.add_argument("--backend", choices=("embedded", *BUSES), default="embedded")
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--py-spy", action="store_true", help="profile every process too")
     parser.add_argument("--json", type=Path)

@@ -135,7 +135,8 @@ def notifications(containers: int) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     options = argparse.ArgumentParser(prog="higgins bench webhooks")
-    options.add_argument("--backend", choices=("embedded", "rabbitmq", "both"), default="both")
+    options.add_argument("--backend", choices=("embedded", "rabbitmq", "kafka", "both"),
+                         default="both", help="both: embedded and rabbitmq")
     options.add_argument("--creates", type=int, default=300)
     options.add_argument("--rate", type=float, default=20.0, help="creates per second")
     options.add_argument("--notify-containers", type=int, default=2000,

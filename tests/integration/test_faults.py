@@ -1,7 +1,8 @@
 """Faults on the production backends, with real services: restart RabbitMQ, Kafka or
 Cassandra, or kill -9 a processor or the API, in the middle of a stream of creates and again
-of deletes (on RabbitMQ every fault; on Kafka its restart, and a processor's kill -9 while
-another shares the partitions).
+of deletes (on RabbitMQ every fault; on Kafka its restart, and the kill -9 of one of two
+processor processes sharing the partitions, a new member joining after it: rebalances under
+load).
 After each: every acknowledged create is Running exactly once (one Docker container), every
 acknowledged delete is gone from the API and from Docker, and the views agree with Docker."""
 
@@ -31,6 +32,7 @@ from tests.services import ROOT
 pytestmark = [pytest.mark.cassandra]
 RABBITMQ = pytest.mark.rabbitmq
 KAFKA = pytest.mark.kafka
+EXCLUSIVE = pytest.mark.exclusive
 
 CREATES = 10
 FAULT_AFTER = 3
@@ -63,6 +65,16 @@ def kill9_processor(deployment: Deployment) -> None:
     deployment.start()  # starts what is not running, waits until it answers
 
 
+def kill9_group_member(deployment: Deployment) -> None:
+    """kill -9 the oldest of the group's processor processes mid-stream (the others take its
+    partitions over once its session times out: a rebalance under load), then a new member
+    joins (another rebalance, under the same load)."""
+    members = [n for n, p in deployment.processes.items()
+               if n.startswith("processor") and p.poll() is None]
+    deployment.kill9_role(members[0])
+    deployment.start_role("processor", name=f"processor-{deployment.starts + 1}")
+
+
 def kill9_api(deployment: Deployment) -> None:
     deployment.kill9_role("api")
     deployment.start()
@@ -74,6 +86,7 @@ FAULTS: dict[str, Callable[[Deployment], None]] = {
     "cassandra-restart": restart_cassandra,
     "processor-kill9": kill9_processor,
     "api-kill9": kill9_api,
+    "member-kill9": kill9_group_member,
 }
 ON_BOTH_BUSES = pytest.mark.parametrize("cluster", [
     pytest.param("rabbitmq", marks=RABBITMQ), pytest.param("kafka", marks=KAFKA)],
@@ -160,16 +173,24 @@ def _replay_agrees(cluster: Deployment) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+def _marks(bus: pytest.MarkDecorator, fault: str) -> list[pytest.MarkDecorator]:
+    """A restart of a shared service disturbs every test running beside it: run alone."""
+    return [bus, *([EXCLUSIVE] if fault.endswith("-restart") else [])]
+
+
 @pytest.mark.parametrize(("cluster", "fault"), [
-    *(pytest.param("rabbitmq", fault, marks=RABBITMQ, id=fault)
+    *(pytest.param("rabbitmq", fault, marks=_marks(RABBITMQ, fault), id=fault)
       for fault in ("rabbitmq-restart", "cassandra-restart", "processor-kill9", "api-kill9")),
-    *(pytest.param("kafka", fault, marks=KAFKA, id=f"kafka-{fault}")
-      for fault in ("kafka-restart",)),  # kill -9 on Kafka: the two-processor test
+    *(pytest.param("kafka", fault, marks=_marks(KAFKA, fault), id=f"kafka-{fault}")
+      for fault in ("kafka-restart", "member-kill9")),
 ], indirect=["cluster"])
 def test_acknowledged_creates_and_deletes_survive(
         fault: str, cluster: Deployment, docker_client: docker.DockerClient) -> None:
     api = Api(cluster.url)
     created: list[str] = []
+    if fault == "member-kill9":  # a second member of the processor groups, sharing the work
+        cluster.start_role("processor", name="processor-2")
+        time.sleep(8)  # membership rounds: each holds some partitions
 
     _stream(_creates(api, fault, created), lambda: FAULTS[fault](cluster))
     assert len(created) >= FAULT_AFTER
@@ -197,6 +218,7 @@ def test_acknowledged_creates_and_deletes_survive(
                  f"{uuid} removed from Docker")
     _views_agree_with_docker(api, docker_client, cluster.host)
     assert cluster.dead_letters() == 0
+    _replay_agrees(cluster)  # each container's events in order: the log folds into the views
 
 
 def _views_agree_with_docker(api: Api, docker_client: docker.DockerClient, host: str) -> None:
