@@ -19,8 +19,8 @@ import pytest
 import requests
 
 from tests.integration.conftest import (
-    ALL_BACKENDS,
     BACKENDS,
+    EMBEDDED_AND_KAFKA,
     Higgins,
     deployment,
     docker_containers,
@@ -168,7 +168,7 @@ def test_zun_cli_and_admin_only_views(cloud: tuple[Higgins, Catalog]) -> None:
     run(catalog, "demo_member", "demo", "zun", "delete", name)
 
 
-@pytest.mark.parametrize("cloud", ALL_BACKENDS, indirect=True)
+@pytest.mark.parametrize("cloud", EMBEDDED_AND_KAFKA, indirect=True)
 def test_python_zunclient_as_a_library(cloud: tuple[Higgins, Catalog],
                                        docker_client: docker.DockerClient) -> None:
     """Member, reader, another project, an admin's quota and a bad token, as the library sees

@@ -32,7 +32,6 @@ from tests.services import ROOT
 pytestmark = [pytest.mark.cassandra]
 RABBITMQ = pytest.mark.rabbitmq
 KAFKA = pytest.mark.kafka
-EXCLUSIVE = pytest.mark.exclusive
 
 CREATES = 10
 FAULT_AFTER = 3
@@ -88,9 +87,6 @@ FAULTS: dict[str, Callable[[Deployment], None]] = {
     "api-kill9": kill9_api,
     "member-kill9": kill9_group_member,
 }
-ON_BOTH_BUSES = pytest.mark.parametrize("cluster", [
-    pytest.param("rabbitmq", marks=RABBITMQ), pytest.param("kafka", marks=KAFKA)],
-    indirect=True)
 
 
 @pytest.fixture
@@ -173,15 +169,10 @@ def _replay_agrees(cluster: Deployment) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def _marks(bus: pytest.MarkDecorator, fault: str) -> list[pytest.MarkDecorator]:
-    """A restart of a shared service disturbs every test running beside it: run alone."""
-    return [bus, *([EXCLUSIVE] if fault.endswith("-restart") else [])]
-
-
 @pytest.mark.parametrize(("cluster", "fault"), [
-    *(pytest.param("rabbitmq", fault, marks=_marks(RABBITMQ, fault), id=fault)
+    *(pytest.param("rabbitmq", fault, marks=RABBITMQ, id=fault)
       for fault in ("rabbitmq-restart", "cassandra-restart", "processor-kill9", "api-kill9")),
-    *(pytest.param("kafka", fault, marks=_marks(KAFKA, fault), id=f"kafka-{fault}")
+    *(pytest.param("kafka", fault, marks=KAFKA, id=f"kafka-{fault}")
       for fault in ("kafka-restart", "member-kill9")),
 ], indirect=["cluster"])
 def test_acknowledged_creates_and_deletes_survive(
@@ -242,7 +233,7 @@ def _handled(log: Path) -> int:
     return sum('"message": "event container.' in line for line in log.read_text().splitlines())
 
 
-@ON_BOTH_BUSES
+@RABBITMQ  # on Kafka: the member-kill9 fault (two members, one killed mid-stream, one joining)
 def test_two_processor_processes_share_the_work_and_cover_for_each_other(
         cluster: Deployment, docker_client: docker.DockerClient) -> None:
     api = Api(cluster.url)
