@@ -77,7 +77,7 @@ class AnsweringDriver:
 
 def _request(subject: str, now: str) -> events.Envelope:
     spec = {"name": f"pipe-{subject[:8]}", "image": "busybox:local", "command": ["true"],
-            "run": True, "project_id": "bench", "memory": 64, "cpu": 0.1}
+            "run": True, "memory": 64, "cpu": 0.1}
     return events.Envelope(id=publishing.new_id(), type=str(events.EventType.CREATE_REQUESTED),
                            subject=subject, seq=0, time=now, project_id="bench",
                            user_id="bench", request_id="req-" + publishing.new_id(), data=spec)

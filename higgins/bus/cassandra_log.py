@@ -108,10 +108,19 @@ class CassandraLog:
 
     def _write(self, batch: BatchStatement | None, calls: Sequence[tuple[str, tuple[Any, ...]]],
                ) -> None:
+        self._write_all([(batch, calls)])
+
+    def _write_all(self, writes: Sequence[tuple[BatchStatement | None,
+                                                Sequence[tuple[str, tuple[Any, ...]]]]],
+                   ) -> None:
+        """Send every (batch, statements) at once, then wait for each (pipelined)."""
         try:
-            futures = [self._session.execute_async(batch)] if batch is not None else []
-            futures += [self._session.execute_async(self._prepared[name], values)
-                        for name, values in calls]
+            futures = []
+            for batch, calls in writes:
+                if batch is not None:
+                    futures.append(self._session.execute_async(batch))
+                futures += [self._session.execute_async(self._prepared[name], values)
+                            for name, values in calls]
             for future in futures:
                 future.result()
         except cql.TRANSIENT as error:
@@ -276,8 +285,11 @@ class LogWriter:
         return recorded
 
     def _write(self, new: dict[str, list[Envelope]]) -> None:
+        """Each subject's events in one batch (one partition: atomic), every subject's writes
+        sent at once (pipelined), then waited for."""
         timestamp = stamp(self.epoch)
         prepared = self.log._prepared  # noqa: SLF001 - same module
+        writes = []
         for subject, envelopes in new.items():
             batch = BatchStatement(batch_type=BatchType.UNLOGGED)  # one partition: atomic
             for e in envelopes:
@@ -287,7 +299,8 @@ class LogWriter:
                 ("write_id", (e["id"], subject, e["seq"], timestamp)) for e in envelopes]
             if envelopes[0]["seq"] == 1:
                 calls.append(("write_subject", (subject,)))
-            self.log._write(batch, calls)  # noqa: SLF001 - same module
+            writes.append((batch, calls))
+        self.log._write_all(writes)  # noqa: SLF001 - same module
 
     def adopt(self, subject: str, envelopes: Sequence[Envelope]) -> None:
         """Write an earlier log's events as they were numbered (epoch 0)."""
