@@ -3,11 +3,10 @@
 synchronous handler. Side effects: a Kafka consumer group membership, offset commits.
 
 At-least-once, in each subject's order:
-  - the agent takes up to `max_batch` x `concurrency` records at once (what is there,
-    `_WITHIN` seconds at most), splits them by subject into `concurrency` lanes (a subject
-    always in the same lane, in the order of its partition), hands each lane to the handler
-    `max_batch` at a time, the lanes side by side in threads, and only once every lane
-    returned lets the stream acknowledge the batch;
+  - the agent takes up to `max_batch` records at once (what is there, `_WITHIN` seconds at
+    most), splits them by subject into `concurrency` lanes (a subject always in the same lane,
+    in the order of its partition), hands the lanes to the handler side by side in threads,
+    and only once every lane returned lets the stream acknowledge the batch;
   - faust commits an offset only when every record before it in its partition was
     acknowledged, every `_COMMIT_SECONDS` and when partitions are revoked or the app stops;
     a crash in between delivers the unacknowledged and uncommitted records again;
@@ -20,7 +19,6 @@ At-least-once, in each subject's order:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import logging
 import shutil
@@ -88,18 +86,10 @@ async def _run(bootstrap: str, topic: str, group: str, handler: BatchHandler,
                        key_serializer="raw")
     dead = app.topic(dead_letters, value_serializer="raw") if dead_letters else None
     loop = asyncio.get_running_loop()
-    workers = concurrent.futures.ThreadPoolExecutor(concurrency, f"{group}-lane")
 
     async def lane(envelopes: list[Envelope]) -> bool:
-        """Handle a lane, `max_batch` at a time: False when stopped before it was (nothing of
-        it is acknowledged)."""
-        for start in range(0, len(envelopes), max_batch):
-            if not await _chunk(envelopes[start:start + max_batch]):
-                return False
-        return True
-
-    async def _chunk(envelopes: list[Envelope]) -> bool:
-        failed = await loop.run_in_executor(workers, _handle_lane, handler, envelopes, stop)
+        """Handle a lane: False when stopped before it was (nothing of it is acknowledged)."""
+        failed = await loop.run_in_executor(None, _handle_lane, handler, envelopes, stop)
         if failed is None:
             return False
         for envelope, error in failed:
@@ -115,9 +105,7 @@ async def _run(bootstrap: str, topic: str, group: str, handler: BatchHandler,
     async def handle(stream: Any) -> None:
         # noack_take: the batch is acknowledged here, after its handling, never by faust on
         # its own (take() acknowledges in a finally, even when the agent is cancelled)
-        # up to max_batch per lane: a handler of one envelope at a time (the scheduler, an
-        # agent) still has `concurrency` subjects handled side by side
-        async for taken in stream.noack_take(max_batch * concurrency, within=_WITHIN):
+        async for taken in stream.noack_take(max_batch, within=_WITHIN):
             lanes: list[list[Envelope]] = [[] for _ in range(concurrency)]
             for event in taken:
                 envelope = _parse(event.value)
@@ -143,7 +131,6 @@ async def _run(bootstrap: str, topic: str, group: str, handler: BatchHandler,
                         app.crash_reason)
     finally:
         await app.stop()
-        workers.shutdown(wait=False)
         shutil.rmtree(datadir, ignore_errors=True)
 
 
