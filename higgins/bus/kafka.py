@@ -150,6 +150,7 @@ class KafkaBus:
         self.partitions = partitions
         self._replies: Replies | None = None  # made at the first publish of events
         self._starting = threading.Lock()
+        self._renewing = threading.Lock()
         self._loop = Loop(f"kafka-{namespace}")
         try:
             self._loop.run(self._create_topics(), _PUBLISH_DEADLINE_SECONDS)
@@ -216,7 +217,27 @@ class KafkaBus:
         try:
             self._loop.run(self._produce(records), _PUBLISH_DEADLINE_SECONDS)
         except (KafkaError, OSError, concurrent.futures.TimeoutError) as error:
+            self._renew_producer(error)
             raise BusUnavailable(f"Kafka is unavailable: {error!r}") from error
+
+    def _renew_producer(self, error: BaseException) -> None:
+        """Replace a producer whose send failed or timed out: after a broker restart aiokafka's
+        idempotent producer can stay stuck on what it had in flight (the next publish, retried
+        by its caller, gets the new one). Best effort: if Kafka is still away, the old one
+        stays."""
+        if not isinstance(error, concurrent.futures.TimeoutError | KafkaError):
+            return
+        with self._renewing:
+            old = self._producer
+            try:
+                self._producer = self._loop.run(self._start_producer(), 10)
+            except (KafkaError, OSError, concurrent.futures.TimeoutError):
+                return
+            LOG.warning("replaced the Kafka producer after %r", error)
+            try:
+                self._loop.run(old.stop(), 5)
+            except (KafkaError, OSError, concurrent.futures.TimeoutError):
+                pass  # a stuck producer is dropped all the same
 
     def publish(
         self, events: Sequence[Envelope], commands: Sequence[tuple[str, Envelope]] = ()
@@ -245,6 +266,7 @@ class KafkaBus:
                     self._replies = replies
             answered = self._loop.run(self._ask(by_partition), _PUBLISH_DEADLINE_SECONDS)
         except (KafkaError, OSError, concurrent.futures.TimeoutError) as error:
+            self._renew_producer(error)
             raise BusUnavailable(f"Kafka is unavailable: {error!r}") from error
         if len(answered) == len(events):
             return [answered[e["id"]] for e in events]
