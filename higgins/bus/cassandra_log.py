@@ -106,10 +106,6 @@ class CassandraLog:
         except cql.TRANSIENT as error:
             raise BusUnavailable(f"the event log (Cassandra) is unavailable: {error}") from error
 
-    def _write(self, batch: BatchStatement | None, calls: Sequence[tuple[str, tuple[Any, ...]]],
-               ) -> None:
-        self._write_all([(batch, calls)])
-
     def _write_all(self, writes: Sequence[tuple[BatchStatement | None,
                                                 Sequence[tuple[str, tuple[Any, ...]]]]],
                    ) -> None:
