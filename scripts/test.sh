@@ -14,6 +14,7 @@ scripts/install-clients.sh
 scripts/install-tempest.sh
 scripts/install-schemathesis.sh
 scripts/install-ceilometer.sh
+scripts/install-helm.sh
 echo "==> lint and layer contracts"
 .venv/bin/ruff check higgins tests bench
 .venv/bin/lint-imports
