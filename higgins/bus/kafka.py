@@ -57,6 +57,11 @@ COMMAND_PREFIX = "commands."
 _PUBLISH_DEADLINE_SECONDS = 30.0
 _CATCH_UP_SECONDS = 10.0
 _SEQUENCER_BATCH = 256  # intake records of one partition recorded in one append
+# How old a consumer's cluster metadata may get (aiokafka's default: 5 minutes). A member
+# that joins while the broker does not list the topic yet (a broker just restarted, still
+# loading its partitions) gets none of its partitions, and the group rebalances only once a
+# member's metadata shows the topic: this bounds how long the group stays idle.
+METADATA_SECONDS = 5.0
 _RETAINED = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 # How long a publisher waits for its answer before it looks in the log itself (the answer
 # may be lost with its sequencer, or the partition may be moving to another).
@@ -425,6 +430,7 @@ class _Sequencer(ConsumerRebalanceListener):  # type: ignore[misc]
             bootstrap_servers=bus.bootstrap, group_id=bus.names.sequencer,
             enable_auto_commit=False, auto_offset_reset="earliest",
             session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
+            metadata_max_age_ms=int(METADATA_SECONDS * 1000),
             max_poll_records=_SEQUENCER_BATCH * 4)
         consumer.subscribe([bus.names.intake], listener=self)
         producer = AIOKafkaProducer(bootstrap_servers=bus.bootstrap, acks="all",

@@ -32,6 +32,7 @@ import faust
 from higgins import events as ev
 from higgins.bus.base import BatchHandler, partition_of
 from higgins.bus.failures import TRANSIENT
+from higgins.bus.kafka import METADATA_SECONDS
 from higgins.bus.workers import handle_until_done
 from higgins.events import Envelope
 
@@ -74,6 +75,7 @@ def _app(bootstrap: str, group: str, datadir: str) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=_COMMIT_SECONDS, broker_session_timeout=_SESSION_SECONDS,
         broker_heartbeat_interval=_HEARTBEAT_SECONDS, stream_wait_empty=False,
+        consumer_metadata_max_age_ms=int(METADATA_SECONDS * 1000),
         producer_acks=-1, producer_linger=0.0)
 
 

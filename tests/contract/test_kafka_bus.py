@@ -168,3 +168,41 @@ def test_a_poisoned_batch_is_handled_again_one_by_one_and_only_the_poison_is_par
         consumer.join(30)
     assert sorted(handled) == sorted(e["id"] for e in good)
     assert [json.loads(value)["id"] for value, _ in parked] == [poison["id"]]
+
+
+def test_a_group_that_joined_before_its_topic_existed_takes_it_up_when_it_appears() -> None:
+    """A broker that restarts lists its topics only once it loaded them: a group that joins
+    meanwhile gets none of their partitions. The group must rebalance when the topic shows up
+    (the consumers refresh their metadata every few seconds), not stay idle for minutes."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from higgins.bus import kafka_consuming
+
+    late = envelope("late")
+    handled: list[events.Envelope] = []
+    stop = threading.Event()
+    with kafka_namespace("late") as namespace:
+        topic = f"{namespace}.events"
+        consumer = threading.Thread(target=kafka_consuming.consume, args=(
+            "127.0.0.1:9092", topic, f"{namespace}.late", handled.extend, stop))
+        consumer.start()
+        try:
+            time.sleep(5)  # the group joined with no partition of the missing topic
+
+            async def appear() -> None:
+                admin = AIOKafkaAdminClient(bootstrap_servers="127.0.0.1:9092")
+                await admin.start()
+                try:
+                    await admin.create_topics([NewTopic(topic, 2, 1)])
+                finally:
+                    await admin.close()
+
+            asyncio.run(appear())
+            _raw(topic, json.dumps(late).encode())
+            deadline = time.monotonic() + 45
+            while not handled and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert [e["id"] for e in handled] == [late["id"]]
+        finally:
+            stop.set()
+            consumer.join(30)

@@ -124,11 +124,13 @@ def _stream(calls: list[Callable[[], bool]], fault: Callable[[], None]) -> None:
 
 
 def _accepted(send: Callable[[], requests.Response], statuses: tuple[int, ...]) -> bool:
-    """One attempt; a refused connection or a 5xx is an unacknowledged call (allowed while the
-    fault lasts), anything else must be the expected answer."""
+    """One attempt; a refused connection, no answer within the client's timeout or a 5xx is an
+    unacknowledged call (allowed while the fault lasts), anything else must be the expected
+    answer. (The API may take its whole publish deadline, 30 s, to answer 503 while a broker is
+    down: as long as the client waits, so either side may give up first.)"""
     try:
         response = send()
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         time.sleep(0.2)
         return False
     if response.status_code >= 500:
