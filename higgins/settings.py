@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from oslo_config import cfg
@@ -70,6 +70,15 @@ _OPTS = {
                      help="Seconds between the agent's host reports (its service heartbeat)."),
         cfg.StrOpt("url", help="URL the API uses to reach this agent "
                    "(default http://host_ip:port)."),
+        cfg.StrOpt("auth_key", secret=True,
+                   help="The key the API signs its calls to the agents with and the agents "
+                        "check them with (HMAC-SHA256): the same on the API and on every "
+                        "agent, at least 32 characters (e.g. `openssl rand -hex 32`). "
+                        "Required by `higgins api` and `higgins agent`; `higgins up` needs "
+                        "none (--backend rabbitmq|kafka makes one in state_path)."),
+        cfg.BoolOpt("allow_any_address", default=False,
+                    help="Let host_ip be 0.0.0.0 or :: (every address of the host); refused "
+                         "otherwise: the agent's calls belong on the management network."),
     ],
     "quota": [
         cfg.IntOpt("containers", default=40, min=-1,
@@ -167,6 +176,8 @@ class AgentSettings:
     port: int = 9518
     url: str = ""
     report_interval: float = 10.0
+    auth_key: str = field(default="", repr=False)  # never in a log line
+    allow_any_address: bool = False
 
 
 @dataclass(frozen=True)
@@ -229,7 +240,8 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
         agent=AgentSettings(conf.host, conf.docker.url, conf.docker.api_version,
                             agent.concurrency, agent.availability_zone, agent.host_ip,
                             agent.port, agent.url or f"http://{agent.host_ip}:{agent.port}",
-                            agent.report_interval),
+                            agent.report_interval, agent.auth_key or "",
+                            agent.allow_any_address),
         bus=BusSettings(bus_url, conf.bus.log_url or store_url, conf.bus.partitions),
         processor_concurrency=conf.processor.concurrency,
         quota=QuotaDefaults(conf.quota.containers, conf.quota.cpu, conf.quota.memory,

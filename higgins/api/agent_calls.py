@@ -1,8 +1,14 @@
 """EDGE: how the API reaches the agent on a container's host for synchronous calls: in the
-same process (embedded), or over the agent's HTTP API at the URL its host report carries."""
+same process (embedded), or over the agent's HTTP API at the URL its host report carries,
+each call signed with the key the API and the agents share ([agent] auth_key)."""
 
 from __future__ import annotations
 
+import json
+import logging
+import secrets
+import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -10,9 +16,11 @@ import requests
 
 from higgins.api import errors
 from higgins.faults import DriverError
+from higgins.processors import signing
 from higgins.store.base import Store
 
 T = TypeVar("T")
+LOG = logging.getLogger(__name__)
 _TIMEOUT_SECONDS = 60.0
 
 
@@ -69,21 +77,34 @@ class LocalAgents:
 class RemoteAgents:
     """Agents in other processes: each host's report names its agent's URL."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, auth_key: str,
+                 clock: Callable[[], float] = time.time) -> None:
         self._store = store
+        self._key = auth_key
+        self._clock = clock
         self._http = requests.Session()
 
     def _call(self, host: str, uuid: str, call: str, body: dict[str, Any]) -> Any:
         state = self._store.load_host(host)
         if state is None or not state.agent_url:
             raise _unreachable(host)
+        url = f"{state.agent_url}/containers/{uuid}/{call}"
+        payload = json.dumps(body).encode()
+        signed = signing.Call("POST", host, urllib.parse.urlsplit(url).path, payload)
+        headers = {"Content-Type": "application/json",
+                   **signing.headers(self._key, signed, self._clock(), secrets.token_hex(16))}
         try:
-            response = self._http.post(f"{state.agent_url}/containers/{uuid}/{call}",
-                                       json=body, timeout=_TIMEOUT_SECONDS)
+            response = self._http.post(url, data=payload, headers=headers,
+                                       timeout=_TIMEOUT_SECONDS)
         except requests.RequestException as error:
             raise _unreachable(host) from error
         if response.status_code == 409:
             raise errors.conflict(response.json()["error"], code="container.runtime_error")
+        if response.status_code == 401:
+            LOG.error("the agent of host %s refused the API's signed call (%s): give the API "
+                      "and the agents the same [agent] auth_key, and keep their clocks within "
+                      "%d s", host, response.text[:200].strip(), signing.WINDOW_SECONDS,
+                      extra={"host": host, "uuid": uuid})
         if response.status_code != 200:
             raise _unreachable(host)
         return response.json()

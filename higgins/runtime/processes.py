@@ -1,10 +1,13 @@
 """WIRING: Higgins as separate processes on the production backends: `higgins api`,
 `higgins processor all|fold|scheduler` and `higgins agent`, each built from the same settings
-(one INI file), and `higgins up --backend rabbitmq|kafka`, which runs the three together."""
+(one INI file), and `higgins up --backend rabbitmq|kafka`, which runs the three together.
+Side effects of `up --backend`: the agents' call key made once in state_path (mode 0600)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -12,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import flask
 
@@ -24,7 +28,7 @@ from higgins.agents.docker_driver import DockerDriver
 from higgins.api.agent_calls import RemoteAgents
 from higgins.bus.base import Bus
 from higgins.runtime.processing import Processors, event_groups
-from higgins.settings import Settings
+from higgins.settings import AgentSettings, Settings
 from higgins.store.base import Store
 
 Progress = Callable[[str], None]
@@ -32,6 +36,39 @@ Progress = Callable[[str], None]
 DEV_BUS_URLS = {"rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
                 "kafka": "kafka://127.0.0.1:9092/higgins"}
 DEV_STORE_URL = "cassandra://127.0.0.1:9042/higgins"
+MIN_AUTH_KEY_LENGTH = 32
+AUTH_KEY_FILE = "agent-auth.key"  # in state_path: the key `higgins up --backend` made
+
+
+class StartRefused(RuntimeError):
+    """A setting the process cannot safely run with; the message says what to set."""
+
+
+def auth_key(settings: AgentSettings) -> str:
+    """[agent] auth_key, without which `higgins api` and `higgins agent` do not start."""
+    if not settings.auth_key:
+        raise StartRefused(
+            "no [agent] auth_key is set: the API signs its calls to the agents with it. Set "
+            "the same key (at least 32 characters, e.g. from `openssl rand -hex 32`) in the "
+            "config file of the API and of every agent")
+    if len(settings.auth_key) < MIN_AUTH_KEY_LENGTH:
+        raise StartRefused(f"[agent] auth_key is too short: give it at least "
+                           f"{MIN_AUTH_KEY_LENGTH} characters (e.g. `openssl rand -hex 32`)")
+    return settings.auth_key
+
+
+def agent_address(settings: AgentSettings) -> str:
+    """[agent] host_ip, unless it is every address of the host and that was not allowed."""
+    try:
+        unspecified = ipaddress.ip_address(settings.host_ip).is_unspecified
+    except ValueError:  # a host name: it resolves to addresses of its own
+        unspecified = False
+    if unspecified and not settings.allow_any_address:
+        raise StartRefused(
+            f"[agent] host_ip is {settings.host_ip}, every address of this host: set it to "
+            "the host's management address, which only the API hosts reach (or set [agent] "
+            "allow_any_address = true where a firewall keeps the agent's port apart)")
+    return settings.host_ip
 
 
 def open_bus(conf: Settings) -> Bus:
@@ -40,8 +77,9 @@ def open_bus(conf: Settings) -> Bus:
 
 
 def api_app(conf: Settings) -> flask.Flask:
+    key = auth_key(conf.agent)
     store = stores.by_url(conf.store_url)
-    return api.configured_app(conf, open_bus(conf), store, RemoteAgents(store))
+    return api.configured_app(conf, open_bus(conf), store, RemoteAgents(store, key))
 
 
 def start_processors(conf: Settings, names: tuple[str, ...],
@@ -60,6 +98,8 @@ class RunningAgent:
 def start_agent(conf: Settings, stop: threading.Event,
                 progress: Progress = lambda line: None) -> RunningAgent:
     settings = conf.agent
+    key = auth_key(settings)
+    agent_address(settings)
     bus: Bus = open_bus(conf)
     store: Store = stores.by_url(conf.store_url)
     driver = DockerDriver(settings.docker_url, settings.docker_api_version, settings.host)
@@ -68,8 +108,8 @@ def start_agent(conf: Settings, stop: threading.Event,
     folding.current_host(bus, store, settings.host)
     progress(f"agent on host {settings.host!r} reported (calls at {settings.url}); reconciling")
     agent.reconcile()
-    return RunningAgent(agent, calls.create_app(agent), agent.run(stop, settings.concurrency,
-                                                                  settings.report_interval))
+    threads = agent.run(stop, settings.concurrency, settings.report_interval)
+    return RunningAgent(agent, calls.create_app(agent, key), threads)
 
 
 # -- `higgins up --backend rabbitmq|kafka` ---------------------------------------------------
@@ -79,13 +119,34 @@ ROLES = ("processor", "agent", "api")
 
 def backend_config(conf: Settings, backend: str = "rabbitmq") -> str:
     """The INI lines that point the three processes at RabbitMQ (or Kafka) and Cassandra: the
-    operator's own URLs when the config has them, the developer services' otherwise."""
+    operator's own URLs when the config has them, the developer services' otherwise; and the
+    agents' call key: the operator's, or the one made once in state_path."""
     dev_bus = DEV_BUS_URLS[backend]
     scheme = dev_bus.split("://")[0]
     bus_url = conf.bus.url if conf.bus.url.startswith(f"{scheme}://") else dev_bus
     store_url = conf.store_url if conf.store_url.startswith("cassandra://") else DEV_STORE_URL
     log_url = conf.bus.log_url if conf.bus.log_url.startswith("cassandra://") else store_url
-    return f"[bus]\nurl = {bus_url}\nlog_url = {log_url}\n[store]\nurl = {store_url}\n"
+    key = "" if conf.agent.auth_key else f"[agent]\nauth_key = {made_auth_key(conf)}\n"
+    return f"[bus]\nurl = {bus_url}\nlog_url = {log_url}\n[store]\nurl = {store_url}\n{key}"
+
+
+def made_auth_key(conf: Settings) -> str:
+    """The key `higgins up --backend` gives its api and agent: made at the first start into
+    state_path (readable by its owner only), the same at every start after."""
+    path = conf.state_path / AUTH_KEY_FILE
+    found = path.read_text().strip() if path.exists() else ""
+    if len(found) >= MIN_AUTH_KEY_LENGTH:
+        return found
+    made = secrets.token_hex(32)
+    _write_private(path, made + "\n")
+    return made
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable by its owner only (it may hold the agents' key)."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        os.fchmod(file.fileno(), 0o600)  # a file an older Higgins made keeps its mode otherwise
+        file.write(text)
 
 
 def supervise(conf: Settings, config_files: list[str], progress: Progress,
@@ -93,7 +154,7 @@ def supervise(conf: Settings, config_files: list[str], progress: Progress,
     """Run api, processor and agent as child processes until a signal or until one exits."""
     conf.state_path.mkdir(parents=True, exist_ok=True)
     generated = conf.state_path / f"backend-{backend}.conf"
-    generated.write_text(backend_config(conf, backend))
+    _write_private(generated, backend_config(conf, backend))
     files = [arg for f in [*config_files, str(generated)] for arg in ("--config-file", f)]
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = threading.Event()

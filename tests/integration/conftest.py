@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -134,10 +135,11 @@ class Deployment(Higgins):
             self.amqp_url = bus_url = self._namespace.__enter__()
         self.keyspace = keyspace("e2e")
         self.agent_port = free_port()
+        self.auth_key = secrets.token_hex(32)  # the API signs its calls to the agent with it
         self.config.write_text(
             self.config.read_text() +
             f"[bus]\nurl = {bus_url}\n[store]\nurl = cassandra://127.0.0.1:9042/{self.keyspace}\n"
-            f"[agent]\nport = {self.agent_port}\n")
+            f"[agent]\nport = {self.agent_port}\nauth_key = {self.auth_key}\n")
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self) -> None:

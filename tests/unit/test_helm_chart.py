@@ -238,6 +238,48 @@ def test_without_keystone_the_secret_has_no_keystone_password() -> None:
                                                          "higgins-api")["args"]
 
 
+def config_files(values: str, kind: str, name: str, tmp_path: Path) -> list[str]:
+    """The config files a pod's container reads, in its order, written from the manifests."""
+    files = {"higgins.conf": higgins_conf(values), **secret_files(values)}
+    args = container(values, kind, name)["args"]
+    paths = [args[i + 1] for i, arg in enumerate(args) if arg == "--config-file"]
+    tmp_path.mkdir()
+    for path in paths:
+        (tmp_path / Path(path).name).write_text(files[Path(path).name])
+    return [str(tmp_path / Path(path).name) for path in paths]
+
+
+@ALL_VALUES
+def test_the_api_and_the_agents_read_the_same_agent_key_from_the_secret(
+        values: str, tmp_path: Path) -> None:
+    keys = set()
+    for kind, name in (("Deployment", "higgins-api"), ("DaemonSet", "higgins-agent")):
+        conf = settings.load([], config_files(values, kind, name, tmp_path / name))
+        keys.add(conf.agent.auth_key)
+        mounted = single(volume for volume in pod_spec(values, kind, name)["volumes"]
+                         if volume["name"] == "config")
+        items = [item for source in mounted["projected"]["sources"] if "secret" in source
+                 for item in source["secret"]["items"]]
+        assert {"key": "agent.conf", "path": "agent.conf"} in items
+    (key,) = keys
+    assert len(key) >= 32
+    assert key not in higgins_conf(values)
+
+
+def test_only_the_api_and_the_agents_mount_the_agent_key() -> None:
+    processor = pod_spec("defaults", "Deployment", "higgins-processor-all")
+    assert "agent.conf" not in str(processor["volumes"])
+
+
+def test_the_agent_key_of_the_values_is_the_one_in_the_secret() -> None:
+    key = "0123456789abcdef" * 4
+    result = helm_template("defaults", "--set", f"agent.authKey={key}")
+    assert result.returncode == 0, result.stderr
+    secret = single(doc for doc in yaml.safe_load_all(result.stdout)
+                    if doc and doc["kind"] == "Secret")
+    assert ini(secret["stringData"]["agent.conf"])["agent"]["auth_key"] == key
+
+
 @pytest.mark.parametrize("values", ["defaults", "kafka"])
 def test_each_processor_deployment_runs_its_processor(values: str) -> None:
     wanted = values_of(values)["processor"]["deployments"]
@@ -263,8 +305,9 @@ def test_ingress_is_off_by_default_and_routes_to_the_api_when_on() -> None:
     (["--set", "processor.deployments[0].name=folding"], 'no processor "folding"'),
     (["--set", "processor.deployments[0].name=fold"], "run no scheduler, audit"),
     (["--set", "keystone.password="], "keystone.password"),
+    (["--set", "agent.authKey=too-short"], "agent.authKey: give at least 32 characters"),
 ], ids=["not-a-bus-url", "no-bus-url", "unknown-processor", "processors-missing",
-        "no-keystone-password"])
+        "no-keystone-password", "short-agent-key"])
 def test_values_higgins_cannot_run_with_are_refused_with_the_reason(
         overrides: list[str], reason: str) -> None:
     result = helm_template("defaults", *overrides)

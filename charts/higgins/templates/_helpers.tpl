@@ -49,6 +49,35 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 - /etc/higgins/secret.conf
 {{- end }}
 
+{{/* The config files of the api and the agents, which also read the agents' call key
+(agent.conf) before secret.conf, so secretConfig still wins. */}}
+{{- define "higgins.configArgsWithAgentKey" -}}
+- --config-file
+- /etc/higgins/higgins.conf
+- --config-file
+- /etc/higgins/agent.conf
+- --config-file
+- /etc/higgins/secret.conf
+{{- end }}
+
+{{/* [agent] auth_key: agent.authKey; else the key of the release's Secret (kept on upgrades);
+else a new random one (at install, and at every `helm template`). */}}
+{{- define "higgins.agentAuthKey" -}}
+{{- $key := .Values.agent.authKey | default "" }}
+{{- if not $key }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "higgins.fullname" .) | default dict }}
+{{- $conf := dig "data" "agent.conf" "" $existing | b64dec }}
+{{- $key = regexFind "auth_key = \\S+" $conf | trimPrefix "auth_key = " }}
+{{- end }}
+{{- if not $key }}
+{{- $key = randAlphaNum 64 }}
+{{- end }}
+{{- if or (lt (len $key) 32) (regexMatch "\\s" $key) }}
+{{- fail "agent.authKey: give at least 32 characters without spaces (e.g. from openssl rand -hex 32), or leave it empty for a random one" }}
+{{- end }}
+{{- $key }}
+{{- end }}
+
 {{/* Pod annotations that roll the pods when higgins.conf or the Secret changes. */}}
 {{- define "higgins.checksums" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
