@@ -164,6 +164,28 @@ class Deployment(Higgins):
             self.process = self.processes[name]
         return log_path
 
+    # -- one more agent, e.g. on a test host of tests/hosts.py --------------------------------
+
+    def start_agent_process(self, name: str, override: str,
+                            run: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen,
+                            ) -> Path:
+        """Start another `higgins agent` (`name` tells it apart) on the deployment's config
+        file followed by `override` (INI text whose values win: the host name, `[docker] url`,
+        `[agent] host_ip`, ...), launched by `run(argv, **popen_kwargs)` (e.g. tests.hosts.run_in
+        for a host's network namespace); stopped and killed with the other processes. Its log
+        file."""
+        self.starts += 1
+        override_file = self.workdir / f"{name}.conf"
+        override_file.write_text(override)
+        log_path = self.workdir / f"{name}-{self.starts}.log"
+        with open(log_path, "wb") as log:
+            self.processes[name] = run(
+                [sys.executable, "-m", "higgins.cli", "--config-file", str(self.config),
+                 "--config-file", str(override_file), "agent"],
+                stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        return log_path
+
     def _host_listed(self) -> bool:
         hosts = requests.get(self.url + "/v1/hosts", headers={**V140, **self.auth_headers},
                              timeout=5).json()["hosts"]
