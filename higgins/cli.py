@@ -264,7 +264,7 @@ def bench(args: argparse.Namespace, rest: list[str]) -> int:
     import importlib
 
     names = ("lifecycle", "fold", "capsules", "api", "embedded_log", "hops", "replay",
-             "webhooks", "pipeline")
+             "webhooks", "pipeline", "placement")
     if not rest or rest[0] not in names:
         print(f"usage: higgins bench {{{','.join(names)}}} [options]", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from oslo_config import cfg
 
-from higgins.processors import webhooks
+from higgins.processors import claims, placement, webhooks
 from higgins.processors.quotas import Defaults as QuotaDefaults
 
 _OPTS = {
@@ -53,6 +53,29 @@ _OPTS = {
         cfg.IntOpt("concurrency", default=8, min=1,
                    help="Workers per stream processor in `higgins processor` (containers "
                         "handled at once; each container's events stay in order)."),
+    ],
+    "scheduler": [
+        cfg.ListOpt("enabled_filters", default=list(placement.FILTER_NAMES),
+                    help="The filters a host must pass, of " + ", ".join(placement.FILTER_NAMES)
+                         + " (Zun's and Nova's names; they run in that order)."),
+        cfg.ListOpt("weighers", default=["RAMWeigher", "CPUWeigher"],
+                    help="What ranks the hosts that pass: the free amount of each, of "
+                         + ", ".join(placement.WEIGHERS) + "."),
+        cfg.StrOpt("strategy", default="spread", choices=[s.value for s in placement.Strategy],
+                   help="spread: the host with the most free first (containers spread); "
+                        "pack: the one with the least free that fits first (hosts fill one "
+                        "after another)."),
+        cfg.FloatOpt("ram_weight_multiplier", default=1.0,
+                     help="Weight of free memory (a negative one turns it around, as Nova's)."),
+        cfg.FloatOpt("cpu_weight_multiplier", default=1.0, help="Weight of free CPUs."),
+        cfg.FloatOpt("disk_weight_multiplier", default=1.0, help="Weight of free disk."),
+        cfg.FloatOpt("cpu_allocation_ratio", default=claims.Ratios.cpu, min=0.0,
+                     help="CPUs the containers on a host may claim per CPU it has (Nova's "
+                          "default: 4.0); one container never more than the host has."),
+        cfg.FloatOpt("ram_allocation_ratio", default=claims.Ratios.ram, min=0.0,
+                     help="Memory the containers on a host may claim per MiB it has."),
+        cfg.FloatOpt("disk_allocation_ratio", default=claims.Ratios.disk, min=0.0,
+                     help="Disk the containers on a host may claim per GB it has."),
     ],
     "docker": [
         cfg.StrOpt("url", default="unix:///var/run/docker.sock"),
@@ -202,6 +225,7 @@ class Settings:
     config_files: tuple[str, ...] = ()
     notifications: NotificationSettings = NotificationSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    scheduler: placement.Config = placement.DEFAULT
 
 
 def library_config(settings: Settings) -> cfg.ConfigOpts:
@@ -253,7 +277,23 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
             _networks(conf.webhooks.allowed_networks),
             tuple(float(s) for s in conf.webhooks.retry_schedule), conf.webhooks.timeout,
             conf.webhooks.retry_poll, conf.webhooks.workers),
+        scheduler=_scheduler(conf.scheduler),
     )
+
+
+def _scheduler(given: cfg.ConfigOpts.GroupAttr) -> placement.Config:
+    """[scheduler] (an unknown filter or weigher stops the start, with its name)."""
+    for option, known in (("enabled_filters", placement.FILTER_NAMES),
+                          ("weighers", tuple(placement.WEIGHERS))):
+        if unknown := [name for name in given[option] if name not in known]:
+            raise cfg.Error(f"[scheduler] {option}: unknown {', '.join(unknown)} "
+                            f"(known: {', '.join(known)})")
+    return placement.Config(
+        tuple(given.enabled_filters), tuple(given.weighers),
+        placement.Strategy(given.strategy), given.ram_weight_multiplier,
+        given.cpu_weight_multiplier, given.disk_weight_multiplier,
+        claims.Ratios(given.cpu_allocation_ratio, given.ram_allocation_ratio,
+                      given.disk_allocation_ratio))
 
 
 def _networks(given: list[str]) -> tuple[str, ...]:

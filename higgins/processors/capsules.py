@@ -9,7 +9,7 @@ from typing import Any
 
 from higgins import events
 from higgins.events import EventType
-from higgins.processors import placement
+from higgins.processors import claims, placement
 from higgins.processors.model import (
     CapsuleState,
     ContainerState,
@@ -57,14 +57,6 @@ def fold(state: CapsuleState | None, envelope: events.Envelope) -> CapsuleState 
 
 
 
-def _as_request(capsule: CapsuleState) -> ContainerState:
-    """What placement weighs: the capsule's members together, as one container."""
-    return ContainerState(uuid=capsule.uuid, seq=capsule.seq, project_id=capsule.project_id,
-                          user_id=capsule.user_id, name=capsule.name or capsule.uuid,
-                          image="", status=S.CREATING, created_at=capsule.created_at,
-                          cpu=capsule.cpu or None, memory=capsule.memory or None)
-
-
 def member_request(capsule: CapsuleState, member: Mapping[str, Any], host: str) -> events.Draft:
     """A member's container.create.requested: on the capsule's host, in its sandbox."""
     spec = {key: value for key, value in member.items() if key != "uuid" and value is not None}
@@ -76,10 +68,13 @@ def member_request(capsule: CapsuleState, member: Mapping[str, Any], host: str) 
 
 
 def schedule(capsule: CapsuleState | None, hosts: Sequence[HostState],
-             envelope: events.Envelope, down_after: float | None = None) -> Outcome:
-    """Place a new capsule and request its members there; delete the members of a capsule
-    asked to go. Safe to run again: a placed capsule keeps its host, and the events it asks
-    for get the same ids as before."""
+             envelope: events.Envelope, down_after: float | None = None,
+             config: placement.Config = placement.DEFAULT,
+             ledgers: Mapping[str, claims.Ledger] | None = None) -> Outcome:
+    """Place a new capsule (its members summed, as one unit) and request its members there;
+    delete the members of a capsule asked to go. Safe to run again: a placed capsule keeps
+    its host, and the events it asks for get the same ids as before. With the hosts'
+    `ledgers`, the capsule's claim is in the outcome (Outcome.claims), as scheduling's."""
     if capsule is None:
         return Outcome()
     if envelope["type"] == EventType.CAPSULE_DELETE_REQUESTED:
@@ -90,19 +85,23 @@ def schedule(capsule: CapsuleState | None, hosts: Sequence[HostState],
         return Outcome()
     host = capsule.host
     drafts: list[events.Draft] = []
+    claimed: tuple[claims.Ledger, ...] = ()
     if host is None:
         if down_after is not None:
             hosts = placement.as_seen_at(hosts, envelope["time"], down_after)
-        choice = placement.select_host(_as_request(capsule), hosts)
+        held = ledgers if ledgers is not None else {}
+        choice = placement.place(placement.capsule_request(capsule),
+                                 placement.views_of(hosts, held, config.ratios), held, config)
         if isinstance(choice, placement.NoValidHost):
             reason = {"reason": choice.reason}
             return Outcome(events=(events.Draft(EventType.CAPSULE_FAILED, envelope["subject"],
                                                 reason),))
         host = choice.host
+        claimed = (choice.ledger,) if ledgers is not None else ()
         drafts.append(events.Draft(EventType.CAPSULE_SCHEDULED, envelope["subject"],
                                    {"host": host}))
     drafts += [member_request(capsule, member, host) for member in capsule.containers]
-    return Outcome(events=tuple(drafts))
+    return Outcome(events=tuple(drafts), claims=claimed)
 
 
 def status(capsule: CapsuleState, members: Sequence[ContainerState | None]) -> str | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 from higgins.events import CommandDraft, Draft, Envelope
+from higgins.processors.claims import Ledger
 
 V = TypeVar("V")
 
@@ -258,7 +259,11 @@ class Refusal:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a processor asks the runtime to do: new events, and commands for host agents."""
+    """What a processor asks the runtime to do: new events, and commands for host agents.
+    `claims`: host ledgers with this outcome's claims in them, each to be written only over
+    the version it was made from (version - 1) before anything is published; a lost write
+    means scheduling again. Only made when the scheduler is handed ledgers."""
 
     events: tuple[Draft, ...] = ()
     commands: tuple[CommandDraft, ...] = ()
+    claims: tuple[Ledger, ...] = ()

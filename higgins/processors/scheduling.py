@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from higgins import events
 from higgins.events import EventType
-from higgins.processors import containers, placement
+from higgins.processors import claims, containers, placement
 from higgins.processors.model import ContainerState, HostState, Outcome, Status
 
 _GONE = (Status.DELETING, Status.DELETED)
@@ -14,11 +14,14 @@ _GONE = (Status.DELETING, Status.DELETED)
 
 def schedule(
     state: ContainerState | None, hosts: Sequence[HostState], envelope: events.Envelope,
-    down_after: float | None = None,
+    down_after: float | None = None, config: placement.Config = placement.DEFAULT,
+    ledgers: Mapping[str, claims.Ledger] | None = None,
 ) -> Outcome:
     """React to one container event, given the container's latest state and the hosts (those
     silent for `down_after` seconds before the event are down). Safe to run again on the same
-    event: a placed container keeps its host."""
+    event: a placed container keeps its host. Given the hosts' `ledgers`, placement sees what
+    is claimed on them and the outcome carries the chosen host's ledger with the new claim
+    (Outcome.claims); without them every host is as empty as it reports."""
     if envelope["type"] != EventType.CREATE_REQUESTED:
         return containers.route(state, envelope)
     if state is None or state.status in _GONE:
@@ -27,11 +30,14 @@ def schedule(
         return Outcome(commands=(containers.create_command(state, state.host),))
     if down_after is not None:
         hosts = placement.as_seen_at(hosts, envelope["time"], down_after)
-    choice = placement.select_host(state, hosts)
+    held = ledgers if ledgers is not None else {}
+    choice = placement.place(placement.container_request(state),
+                             placement.views_of(hosts, held, config.ratios), held, config)
     if isinstance(choice, placement.NoValidHost):
         failed = events.Draft(EventType.FAILED, state.uuid, {"reason": choice.reason})
         return Outcome(events=(failed,))
     scheduled = events.Draft(EventType.SCHEDULED, state.uuid, {"host": choice.host})
     return Outcome(
-        events=(scheduled,), commands=(containers.create_command(state, choice.host),)
+        events=(scheduled,), commands=(containers.create_command(state, choice.host),),
+        claims=(choice.ledger,) if ledgers is not None else (),
     )

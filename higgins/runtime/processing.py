@@ -14,7 +14,7 @@ from higgins.bus.base import EVENTS, BatchHandler, Bus, each
 from higgins.dispatching import Dispatcher
 from higgins.faults import ServiceUnavailable
 from higgins.notifying import Notifier
-from higgins.processors import capsules, images, quotas, scheduling
+from higgins.processors import capsules, images, placement, quotas, scheduling
 from higgins.settings import NotificationSettings, Settings, WebhookSettings
 from higgins.store.base import Store
 
@@ -46,10 +46,12 @@ class Processors:
                  quota: quotas.Defaults | None = None,
                  settle_interval: float = 60.0,
                  webhooks: WebhookSettings | None = None,
-                 notifications: NotificationSettings | None = None) -> None:
+                 notifications: NotificationSettings | None = None,
+                 scheduler: placement.Config = placement.DEFAULT) -> None:
         self.bus = bus
         self.store = store
         self.service_down_time = service_down_time  # a host silent this long gets nothing new
+        self.scheduler = scheduler  # [scheduler]: filters, weighers, allocation ratios
         self.quota = quota or quotas.Defaults()
         self.settle_interval = settle_interval
         self._folds = folding.Folds(bus, store)
@@ -67,7 +69,8 @@ class Processors:
     @classmethod
     def configured(cls, bus: Bus, store: Store, settings: Settings) -> Processors:
         return cls(bus, store, settings.api.service_down_time, settings.quota,
-                   settings.quota_settle_interval, settings.webhooks, settings.notifications)
+                   settings.quota_settle_interval, settings.webhooks, settings.notifications,
+                   settings.scheduler)
 
     def fold(self, batch: Sequence[events.Envelope]) -> None:
         """A batch into the views: folded in memory, each subject's view written once."""
@@ -87,11 +90,12 @@ class Processors:
             outcome = images.route(self._folds.image(envelope), envelope)
         elif kind == "capsule":
             outcome = capsules.schedule(self._folds.capsule(envelope), self.store.list_hosts(),
-                                        envelope, self.service_down_time)
+                                        envelope, self.service_down_time, self.scheduler)
         else:
             state = self._folds.container(envelope)
+            # no ledgers yet: hosts are placed against as empty (Outcome.claims stays empty)
             outcome = scheduling.schedule(state, self.store.list_hosts(), envelope,
-                                          self.service_down_time)
+                                          self.service_down_time, self.scheduler)
         publishing.publish_outcome(self.bus, envelope, outcome)
 
     def settle_quotas(self, stop: threading.Event) -> None:
