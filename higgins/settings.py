@@ -102,6 +102,14 @@ _OPTS = {
         cfg.BoolOpt("allow_any_address", default=False,
                     help="Let host_ip be 0.0.0.0 or :: (every address of the host); refused "
                          "otherwise: the agent's calls belong on the management network."),
+        cfg.ListOpt("labels", default=[],
+                    help="This host's labels, each key=value (e.g. ssd=true,rack=r1): a "
+                         "container created with the scheduler hint label:<key>=<value> is "
+                         "placed only on a host with that label (Zun's LabelFilter)."),
+        cfg.IntOpt("reserved_host_memory_mb", default=0, min=0,
+                   help="MiB of the host's memory kept for the host itself (as Nova's "
+                        "option): the agent reports its memory less this, and the scheduler "
+                        "claims no more than what is left."),
     ],
     "quota": [
         cfg.IntOpt("containers", default=40, min=-1,
@@ -201,6 +209,8 @@ class AgentSettings:
     report_interval: float = 10.0
     auth_key: str = field(default="", repr=False)  # never in a log line
     allow_any_address: bool = False
+    labels: tuple[tuple[str, str], ...] = ()  # key, value
+    reserved_host_memory_mb: int = 0
 
 
 @dataclass(frozen=True)
@@ -265,7 +275,8 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
                             agent.concurrency, agent.availability_zone, agent.host_ip,
                             agent.port, agent.url or f"http://{agent.host_ip}:{agent.port}",
                             agent.report_interval, agent.auth_key or "",
-                            agent.allow_any_address),
+                            agent.allow_any_address, _labels(agent.labels),
+                            agent.reserved_host_memory_mb),
         bus=BusSettings(bus_url, conf.bus.log_url or store_url, conf.bus.partitions),
         processor_concurrency=conf.processor.concurrency,
         quota=QuotaDefaults(conf.quota.containers, conf.quota.cpu, conf.quota.memory,
@@ -294,6 +305,17 @@ def _scheduler(given: cfg.ConfigOpts.GroupAttr) -> placement.Config:
         given.cpu_weight_multiplier, given.disk_weight_multiplier,
         claims.Ratios(given.cpu_allocation_ratio, given.ram_allocation_ratio,
                       given.disk_allocation_ratio))
+
+
+def _labels(given: list[str]) -> tuple[tuple[str, str], ...]:
+    """[agent] labels, each key=value (one without a key or '=' stops the start, named)."""
+    labels = []
+    for item in given:
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise cfg.Error(f"[agent] labels: {item!r} is not key=value")
+        labels.append((key.strip(), value.strip()))
+    return tuple(labels)
 
 
 def _networks(given: list[str]) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ import io
 import logging
 import tarfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from higgins import events, folding, publishing
@@ -29,9 +29,13 @@ _KILL_SETTLE_SECONDS = 2.0
 
 class Agent:
     def __init__(self, host: str, bus: Bus, store: Store, driver: DockerDriver,
-                 availability_zone: str = "nova", url: str = "") -> None:
+                 availability_zone: str = "nova", url: str = "",
+                 labels: Mapping[str, str] | None = None,
+                 reserved_memory_mb: int = 0) -> None:
         self.host = host
         self.availability_zone = availability_zone
+        self.labels = dict(labels or {})  # [agent] labels, reported for the LabelFilter
+        self.reserved_memory_mb = reserved_memory_mb  # [agent] reserved_host_memory_mb
         self.url = url  # where the API reaches calls.create_app(self); "" when in-process
         self._bus = bus
         self._store = store
@@ -57,11 +61,12 @@ class Agent:
     def report(self) -> None:
         """Announce this host and its capacity (host.reported)."""
         inventory = self._driver.inventory()
-        data = {"host": self.host, "cpus": inventory.cpus, "memory_mb": inventory.memory_mb,
+        memory_mb = max(inventory.memory_mb - self.reserved_memory_mb, 0)
+        data = {"host": self.host, "cpus": inventory.cpus, "memory_mb": memory_mb,
                 "runtimes": list(inventory.runtimes), "driver_version": inventory.version,
                 "disk_total_gb": inventory.disk_total_gb,
                 "availability_zone": self.availability_zone, "agent_url": self.url,
-                **inventory.platform}
+                "labels": dict(self.labels), **inventory.platform}
         self._bus.publish([_origin(EventType.HOST_REPORTED, events.host_subject(self.host), data)])
 
     def reconcile(self) -> None:

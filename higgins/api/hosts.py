@@ -42,7 +42,7 @@ def _render(host: HostState) -> dict[str, Any]:
         "os_type": host.os_type,
         "os": host.os,
         "kernel_version": host.kernel_version,
-        "labels": {},
+        "labels": dict(host.labels),
         "runtimes": list(host.runtimes),
         "enable_cpu_pinning": False,
         "availability_zone": host.availability_zone,

@@ -27,12 +27,9 @@ FIELD_SINCE: Mapping[str, int] = {
 # Accepted by Zun but needing Neutron, Cinder, Glance or more: only their empty form is accepted.
 NOT_YET: Mapping[str, str] = {
     "nets": "networking (Neutron) is not implemented yet",
-    "hints": "scheduler hints are not implemented yet",
     "healthcheck": "health checks are not implemented yet",
     "exposed_ports": "exposed ports need networking, which is not implemented yet",
     "registry": "private registries are not implemented yet",
-    "availability_zone": "availability zones are not implemented yet",
-    "disk": "disk quotas are not implemented yet",
     "auto_heal": "auto heal is not implemented yet",
 }
 
@@ -108,10 +105,69 @@ def container_spec(body: dict[str, Any], version: Version, run: bool) -> dict[st
     }
     if body.get("host"):
         spec["requested_host"] = body["host"]
+    spec.update(placement_constraints(body))
     files = injected_files(body.get("mounts"), version)
     if files:
         spec["injected_files"] = files
     return spec
+
+
+HINTS = ("same_host", "different_host", "label:<key>")
+MAX_DISK_GB = 102_400
+
+
+def placement_constraints(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the tenant asks the container placed: Zun's `hints`, `availability_zone` and
+    `disk` (GB claimed on the host), as recorded in container.create.requested (only those
+    given)."""
+    given: dict[str, Any] = {}
+    if body.get("hints"):
+        given["hints"] = parse_hints(body["hints"])
+    if body.get("availability_zone"):
+        given["availability_zone"] = str(body["availability_zone"])
+    disk = parse_disk(body.get("disk"))
+    if disk is not None:
+        given["disk"] = disk
+    return given
+
+
+def parse_hints(hints: Mapping[str, Any]) -> dict[str, str]:
+    """Zun's scheduler hints: `label:<key>` = value (the host's label, LabelFilter), and
+    `same_host` / `different_host` = container uuids (a list, or comma-separated; Nova's
+    SameHostFilter / DifferentHostFilter). Kept as strings, uuids comma-separated."""
+    parsed: dict[str, str] = {}
+    for name, value in hints.items():
+        if name.startswith("label:") and len(name) > len("label:"):
+            if not isinstance(value, str | int | float) or isinstance(value, bool):
+                raise errors.bad_request(f"Invalid input for field 'hints': {name!r} must be "
+                                         "a string (the host label's value).")
+            parsed[name] = str(value)
+        elif name in ("same_host", "different_host"):
+            parsed[name] = ",".join(_hinted_uuids(name, value))
+        else:
+            raise errors.bad_request(f"Invalid input for field 'hints': unknown scheduler hint "
+                                     f"{name!r}; Higgins knows {', '.join(HINTS)}.")
+    return parsed
+
+
+def _hinted_uuids(name: str, value: Any) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else value
+    uuids = [str(item).strip() for item in items] if isinstance(items, list) else []
+    if not uuids or not all(is_uuid(item) for item in uuids):
+        raise errors.bad_request(f"Invalid input for field 'hints': {name!r} must be a "
+                                 "container uuid or a list of them.")
+    return uuids
+
+
+def parse_disk(value: Any) -> int | None:
+    """Zun's disk: whole GB (1 or more), claimed on the host the container is placed on."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= MAX_DISK_GB:
+        raise errors.bad_request(f"Invalid input for field 'disk': {value!r}; it must be a "
+                                 f"whole number of GB from 1 to {MAX_DISK_GB}.")
+    return int(text)
 
 
 def container_update(body: dict[str, Any], version: Version) -> dict[str, Any]:

@@ -97,11 +97,21 @@ def schedule(capsule: CapsuleState | None, hosts: Sequence[HostState],
             return Outcome(events=(events.Draft(EventType.CAPSULE_FAILED, envelope["subject"],
                                                 reason),))
         host = choice.host
-        claimed = (choice.ledger,) if ledgers is not None else ()
+        claimed = placement.new_claims(choice, held) if ledgers is not None else ()
         drafts.append(events.Draft(EventType.CAPSULE_SCHEDULED, envelope["subject"],
                                    {"host": host}))
     drafts += [member_request(capsule, member, host) for member in capsule.containers]
     return Outcome(events=tuple(drafts), claims=claimed)
+
+
+def release_of(capsule: CapsuleState | None, envelope: events.Envelope
+               ) -> placement.Release | None:
+    """The host and uuid whose claim a capsule gives back: when it is asked to go (its
+    members are deleted with it; the room is free for the next placement from then on)."""
+    if capsule is None or capsule.host is None \
+            or envelope["type"] != EventType.CAPSULE_DELETE_REQUESTED:
+        return None
+    return placement.Release(capsule.host, capsule.uuid)
 
 
 def status(capsule: CapsuleState, members: Sequence[ContainerState | None]) -> str | None:

@@ -134,3 +134,14 @@ def release(ledger: Ledger, uuid: str) -> Ledger:
         return ledger
     rest = {key: value for key, value in ledger.claims.items() if key != uuid}
     return Ledger(ledger.host, rest, ledger.used - held, ledger.version + 1)
+
+
+def adjust(ledger: Ledger, uuid: str, request: Resources) -> Ledger:
+    """The ledger with `uuid`'s claim set to what it has now (a resize the host applied),
+    whatever is free: it counts what is on the host. The same ledger when `uuid` holds no
+    claim there, or holds that one already."""
+    held = ledger.claims.get(uuid)
+    if held is None or held == request:
+        return ledger
+    return Ledger(ledger.host, {**ledger.claims, uuid: request}, ledger.used - held + request,
+                  ledger.version + 1)

@@ -121,6 +121,9 @@ def created_state(envelope: events.Envelope) -> ContainerState:
         requested_host=spec.get("requested_host"),
         injected_files=dict(spec.get("injected_files") or {}),
         capsule_id=spec.get("capsule_id"),
+        hints=dict(spec.get("hints") or {}),
+        availability_zone=spec.get("availability_zone"),
+        disk=spec.get("disk"),
         run=bool(spec.get("run")),
     )
 

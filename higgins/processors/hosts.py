@@ -44,6 +44,7 @@ def _reported(state: HostState | None, envelope: events.Envelope) -> HostState:
         disk_total_gb=int(data.get("disk_total_gb", 0)),
         availability_zone=data.get("availability_zone", "nova"),
         agent_url=data.get("agent_url", ""),
+        labels=dict(data.get("labels") or {}),
         report_count=(kept.report_count if kept else 0) + 1,
         created_at=kept.created_at if kept else envelope["time"],
     )

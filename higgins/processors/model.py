@@ -125,6 +125,11 @@ class ContainerState:
     requested_host: str | None = None  # Zun 1.39: an admin's choice of host
     injected_files: dict[str, str] = field(default_factory=dict)  # path -> base64 (Zun 1.25)
     capsule_id: str | None = None  # the capsule whose network namespace it shares
+    # where the tenant asked it placed: Zun's scheduler hints (label:<key>, same_host,
+    # different_host), an availability zone, and disk in GB claimed on the host
+    hints: dict[str, str] = field(default_factory=dict)
+    availability_zone: str | None = None
+    disk: int | None = None
     entrypoint: tuple[str, ...] = ()
     run: bool = False
     status_reason: str | None = None
@@ -157,6 +162,7 @@ class HostState:
     disk_total_gb: int = 0
     availability_zone: str = "nova"
     agent_url: str = ""
+    labels: dict[str, str] = field(default_factory=dict)  # [agent] labels, for LabelFilter
     # Zun's compute service of the host: the admin's switches, and the agent's reports
     disabled: bool = False
     disabled_reason: str | None = None

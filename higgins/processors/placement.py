@@ -35,6 +35,22 @@ class Placed:
 
 
 @dataclass(frozen=True)
+class Release:
+    """A claim to take off a host's ledger (written conditionally, as a claim is)."""
+
+    host: str
+    uuid: str
+
+
+def new_claims(choice: Placed, held: Mapping[str, claims.Ledger]) -> tuple[claims.Ledger, ...]:
+    """What a placement has to write: the chosen host's ledger if the claim changed it, nothing
+    when the claim was there already (placed again on a redelivery)."""
+    before = held.get(choice.host)
+    return () if before is not None and before.version == choice.ledger.version \
+        else (choice.ledger,)
+
+
+@dataclass(frozen=True)
 class NoValidHost:
     reason: str
 
@@ -87,10 +103,13 @@ def hinted(request: Request, hints: Mapping[str, Any]) -> Request:
 
 
 def container_request(state: ContainerState) -> Request:
-    """A container's request. A capsule's member claims nothing of its own: its capsule
-    claimed the members' sum on the host it asks for."""
-    own = claims.NOTHING if state.capsule_id else claims.Resources.of(state.cpu, state.memory)
-    return Request(state.uuid, own, requested_host=state.requested_host)
+    """A container's request: its cpu, memory and disk, zone, host and hints. A capsule's
+    member claims nothing of its own: its capsule claimed the members' sum on the host it
+    asks for."""
+    own = claims.NOTHING if state.capsule_id else \
+        claims.Resources.of(state.cpu, state.memory, state.disk)
+    return hinted(Request(state.uuid, own, availability_zone=state.availability_zone or None,
+                          requested_host=state.requested_host), state.hints)
 
 
 def capsule_request(capsule: CapsuleState) -> Request:
@@ -105,7 +124,8 @@ def view_of(host: HostState, ledger: claims.Ledger | None, ratios: claims.Ratios
     held = ledger if ledger is not None else claims.Ledger(host.name)
     room = claims.limit_of(capacity, ratios) - held.used
     free = claims.Resources(max(room.millicpu, 0), max(room.memory_mb, 0), max(room.disk_gb, 0))
-    return HostView(host, capacity, free, held.claims, labels or {})
+    return HostView(host, capacity, free, held.claims,
+                    labels if labels is not None else host.labels)
 
 
 def views_of(hosts: Sequence[HostState], ledgers: Mapping[str, claims.Ledger],

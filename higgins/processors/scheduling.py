@@ -39,5 +39,30 @@ def schedule(
     scheduled = events.Draft(EventType.SCHEDULED, state.uuid, {"host": choice.host})
     return Outcome(
         events=(scheduled,), commands=(containers.create_command(state, choice.host),),
-        claims=(choice.ledger,) if ledgers is not None else (),
+        claims=placement.new_claims(choice, held) if ledgers is not None else (),
     )
+
+
+def release_of(state: ContainerState | None, envelope: events.Envelope
+               ) -> placement.Release | None:
+    """The claim a container event gives back: the container is gone (deleted, or lost while
+    being deleted), or its creation failed for good (failed before it was ever made on its
+    host, as Zun aborts the claim and unsets the host). A capsule's member holds none of its
+    own: its capsule's claim goes when the capsule is deleted (capsules.release_of)."""
+    if state is None or state.host is None or state.capsule_id is not None:
+        return None
+    kind = envelope["type"]
+    gone = kind == EventType.DELETED or (kind == EventType.LOST
+                                         and state.status is Status.DELETED)
+    never_made = kind == EventType.FAILED and state.container_id is None
+    return placement.Release(state.host, state.uuid) if gone or never_made else None
+
+
+def resize_of(state: ContainerState | None, envelope: events.Envelope
+              ) -> tuple[str, claims.Resources] | None:
+    """After the agent applied new limits (container.updated): the host and what the
+    container's claim becomes (counted as applied: the limits are in Docker already)."""
+    if state is None or state.host is None or state.capsule_id is not None \
+            or envelope["type"] != EventType.UPDATED:
+        return None
+    return state.host, placement.container_request(state).resources

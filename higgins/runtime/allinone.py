@@ -73,7 +73,9 @@ def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOn
     inventory = driver.inventory()
     progress(f"Docker engine {inventory.version} at {agent_settings.docker_url}: "
              f"{inventory.cpus:g} CPUs, {inventory.memory_mb} MiB")
-    agent = Agent(agent_settings.host, bus, store, driver, agent_settings.availability_zone)
+    agent = Agent(agent_settings.host, bus, store, driver, agent_settings.availability_zone,
+                  labels=dict(agent_settings.labels),
+                  reserved_memory_mb=agent_settings.reserved_host_memory_mb)
     agent.report()
     folding.current_host(bus, store, agent_settings.host)
     progress(f"agent on host {agent_settings.host!r} reported; reconciling with Docker")

@@ -103,7 +103,8 @@ def start_agent(conf: Settings, stop: threading.Event,
     bus: Bus = open_bus(conf)
     store: Store = stores.by_url(conf.store_url)
     driver = DockerDriver(settings.docker_url, settings.docker_api_version, settings.host)
-    agent = Agent(settings.host, bus, store, driver, settings.availability_zone, settings.url)
+    agent = Agent(settings.host, bus, store, driver, settings.availability_zone, settings.url,
+                  dict(settings.labels), settings.reserved_host_memory_mb)
     agent.report()
     folding.current_host(bus, store, settings.host)
     progress(f"agent on host {settings.host!r} reported (calls at {settings.url}); reconciling")

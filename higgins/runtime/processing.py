@@ -15,6 +15,8 @@ from higgins.dispatching import Dispatcher
 from higgins.faults import ServiceUnavailable
 from higgins.notifying import Notifier
 from higgins.processors import capsules, images, placement, quotas, scheduling
+from higgins.processors.model import Outcome
+from higgins.runtime import claiming
 from higgins.settings import NotificationSettings, Settings, WebhookSettings
 from higgins.store.base import Store
 
@@ -89,14 +91,36 @@ class Processors:
         if kind == "image":
             outcome = images.route(self._folds.image(envelope), envelope)
         elif kind == "capsule":
-            outcome = capsules.schedule(self._folds.capsule(envelope), self.store.list_hosts(),
-                                        envelope, self.service_down_time, self.scheduler)
+            outcome = self._schedule_capsule(envelope)
         else:
-            state = self._folds.container(envelope)
-            # no ledgers yet: hosts are placed against as empty (Outcome.claims stays empty)
-            outcome = scheduling.schedule(state, self.store.list_hosts(), envelope,
-                                          self.service_down_time, self.scheduler)
+            outcome = self._schedule_container(envelope)
         publishing.publish_outcome(self.bus, envelope, outcome)
+
+    def _schedule_container(self, envelope: events.Envelope) -> Outcome:
+        """A create placed with its claim written first (runtime/claiming.py); a deleted
+        container's claim given back, a resized one's set to its new limits; the rest routed
+        to the container's host."""
+        state = self._folds.container(envelope)
+        claiming.release(self.store, scheduling.release_of(state, envelope))
+        claiming.resize(self.store, envelope["subject"], scheduling.resize_of(state, envelope))
+        if envelope["type"] != events.EventType.CREATE_REQUESTED:
+            return scheduling.schedule(state, (), envelope)
+        hosts = self.store.list_hosts()
+        return claiming.placed(self.store, hosts, lambda ledgers: scheduling.schedule(
+            state, hosts, envelope, self.service_down_time, self.scheduler, ledgers),
+            claiming.container_failure(envelope["subject"]))
+
+    def _schedule_capsule(self, envelope: events.Envelope) -> Outcome:
+        """A capsule placed as one claim (written first); its claim given back when it is
+        asked to go."""
+        capsule = self._folds.capsule(envelope)
+        claiming.release(self.store, capsules.release_of(capsule, envelope))
+        if envelope["type"] != events.EventType.CAPSULE_CREATE_REQUESTED:
+            return capsules.schedule(capsule, (), envelope)
+        hosts = self.store.list_hosts()
+        return claiming.placed(self.store, hosts, lambda ledgers: capsules.schedule(
+            capsule, hosts, envelope, self.service_down_time, self.scheduler, ledgers),
+            claiming.capsule_failure(envelope["subject"]))
 
     def settle_quotas(self, stop: threading.Event) -> None:
         """Every settle_interval: expire reservations whose create never reached the log and

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from higgins.faults import ServiceUnavailable
 from higgins.processors.audit import Entry, Query
+from higgins.processors.claims import Ledger
 from higgins.processors.model import CapsuleState, ContainerState, HostState, ImageState
 from higgins.processors.quotas import Allocation, Change, Usage
 from higgins.processors.webhooks import Attempt, Delivery, Subscription
@@ -106,7 +107,25 @@ class AuditLog(Protocol):
         entry of the query's project."""
 
 
-class Store(QuotaBook, WebhookBook, AuditLog, Protocol):
+class HostLedgers(Protocol):
+    """What the scheduler has claimed on each host (processors/claims.py): one ledger per
+    host, changed only by a conditional write over the version it was read at, so that two
+    schedulers placing at once never both take the last room on a host: one write wins, the
+    other reads again and places again (runtime/claiming.py)."""
+
+    def load_ledger(self, host: str) -> Ledger:
+        """The host's ledger; an empty one at version 0 when nothing was ever claimed."""
+
+    def load_ledgers(self, hosts: Sequence[str]) -> dict[str, Ledger]:
+        """The ledger of each of `hosts` (empty at version 0 where none is stored)."""
+
+    def claim_ledger(self, host: str, ledger: Ledger, expected_version: int) -> bool:
+        """Store `ledger` as the host's if its stored version is still `expected_version`
+        (0: none stored yet); False, and nothing written, when another writer got there
+        first."""
+
+
+class Store(QuotaBook, WebhookBook, AuditLog, HostLedgers, Protocol):
     def load_container(self, uuid: str) -> ContainerState | None: ...
 
     def save_container(self, state: ContainerState) -> None:

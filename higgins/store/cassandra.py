@@ -25,6 +25,7 @@ from higgins.processors.quotas import Allocation, Change, Usage
 from higgins.store import records
 from higgins.store.base import QuotaUnavailable, StoreUnavailable
 from higgins.store.cassandra_audit import CassandraAudit
+from higgins.store.cassandra_ledgers import CassandraLedgers
 from higgins.store.cassandra_webhooks import CassandraWebhooks
 
 _MIGRATIONS = (
@@ -104,7 +105,7 @@ _STATEMENTS = {
 _ROUNDS = 50
 
 
-class CassandraStore(CassandraWebhooks, CassandraAudit):
+class CassandraStore(CassandraWebhooks, CassandraAudit, CassandraLedgers):
     """Keyspace per deployment (`cassandra://host:port/keyspace`); replication is the
     operator's choice, SimpleStrategy with one replica when Higgins creates it."""
 
@@ -122,6 +123,7 @@ class CassandraStore(CassandraWebhooks, CassandraAudit):
         self._upgrade_ledgers()
         self._prepare_webhooks()
         self._prepare_audit()
+        self._prepare_ledgers()
 
     @classmethod
     def from_url(cls, url: str) -> CassandraStore:
@@ -285,7 +287,7 @@ class CassandraStore(CassandraWebhooks, CassandraAudit):
     def truncate(self) -> None:
         """Empty every view (tests and `higgins replay --into`)."""
         for table in ("container_views", "host_views", "image_views", "capsule_views",
-                      "quota_limits", "quota_ledgers", "quota_allocations"):
+                      "quota_limits", "quota_ledgers", "quota_allocations", "host_ledgers"):
             self._session.execute(f"TRUNCATE {table}")
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from higgins.processors.claims import Ledger, Resources
 from higgins.processors.model import (
     CapsuleState,
     ContainerState,
@@ -91,3 +92,19 @@ def ledger_body(ledger: Mapping[str, Allocation]) -> str:
 def ledger_from_body(body: str | None) -> dict[str, Allocation]:
     return {uuid: Allocation.from_record(record)
             for uuid, record in json.loads(body or "{}").items()}
+
+
+def host_ledger_body(ledger: Ledger) -> str:
+    """A host ledger's claims as JSON (uuid -> [millicpu, memory_mb, disk_gb]); the sum and
+    the version are kept beside it."""
+    return json.dumps({uuid: [held.millicpu, held.memory_mb, held.disk_gb]
+                       for uuid, held in ledger.claims.items()})
+
+
+def host_ledger(host: str, version: int, body: str | None) -> Ledger:
+    """The ledger stored for `host` at `version` (the sum is recomputed from the claims)."""
+    held = {uuid: Resources(*amounts) for uuid, amounts in json.loads(body or "{}").items()}
+    used = Resources()
+    for amount in held.values():
+        used = used + amount
+    return Ledger(host, held, used, version)

@@ -17,7 +17,7 @@ from higgins.processors.model import (
     Status,
 )
 from higgins.processors.quotas import Allocation, Change, Usage
-from higgins.store import records, sqlite_audit, sqlite_webhooks
+from higgins.store import records, sqlite_audit, sqlite_ledgers, sqlite_webhooks
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS containers (
@@ -70,13 +70,15 @@ CREATE TABLE IF NOT EXISTS quota_allocations (
 """
 
 
-class SqliteStore(sqlite_webhooks.SqliteWebhooks, sqlite_audit.SqliteAudit):
+class SqliteStore(sqlite_webhooks.SqliteWebhooks, sqlite_audit.SqliteAudit,
+                  sqlite_ledgers.SqliteLedgers):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._local = threading.local()
         self._writing = threading.Lock()  # see EmbeddedBus: queue in Python, not in SQLite
-        self._connect().executescript(_SCHEMA + sqlite_webhooks.SCHEMA + sqlite_audit.SCHEMA)
+        self._connect().executescript(_SCHEMA + sqlite_webhooks.SCHEMA + sqlite_audit.SCHEMA
+                                      + sqlite_ledgers.SCHEMA)
         self._upgrade_ledgers()
 
     @classmethod

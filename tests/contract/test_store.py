@@ -12,8 +12,11 @@ import pytest
 
 from higgins import folding
 from higgins.bus.embedded import EmbeddedBus
+from higgins.processors import claims, placement, scheduling
+from higgins.processors.claims import Ledger, Resources
 from higgins.processors.model import ContainerState, HostState, Status
 from higgins.processors.quotas import Allocation, Change, Usage
+from higgins.runtime import claiming
 from higgins.store.base import Store
 from higgins.store.cassandra import CassandraStore
 from higgins.store.sqlite import SqliteStore
@@ -24,6 +27,9 @@ from tests.contract.test_bus import envelope
 @pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     yield from each_store(request, tmp_path, CassandraStore.truncate)
+
+
+CAPACITY = claims.capacity_of(4.0, 1024, 10)
 
 
 def state(uuid: str = "u1", seq: int = 1, **changes: object) -> ContainerState:
@@ -184,3 +190,86 @@ def test_changes_from_two_processes_are_all_counted(store: Store, tmp_path: Path
                                                        fresh=True)]) == [[]]
     finally:
         other.close()
+
+
+def test_a_host_ledger_is_empty_until_claimed_then_loads_back_equal(store: Store) -> None:
+    assert store.load_ledger("h1") == Ledger("h1")
+    first = claims.claim(Ledger("h1"), "c1", Resources(500, 64, 1), CAPACITY, claims.Ratios())
+    assert isinstance(first, Ledger) and first.version == 1
+    assert store.claim_ledger("h1", first, 0)
+    assert store.load_ledger("h1") == first
+    assert store.load_ledgers(["h1", "h2"]) == {"h1": first, "h2": Ledger("h2")}
+
+
+def test_a_ledger_is_written_only_over_the_version_it_was_made_from(store: Store) -> None:
+    first = claims.claim(Ledger("h1"), "c1", Resources(0, 64), CAPACITY, claims.Ratios())
+    assert isinstance(first, Ledger) and store.claim_ledger("h1", first, 0)
+    assert not store.claim_ledger("h1", first, 0)  # created by someone else meanwhile
+    second = claims.release(first, "c1")
+    assert store.claim_ledger("h1", second, 1)
+    assert not store.claim_ledger("h1", claims.release(first, "c1"), 1)  # stale
+    assert store.load_ledger("h1") == second
+
+
+@pytest.mark.parametrize("expected", [0, 1], ids=["first-claim", "later-claim"])
+def test_concurrent_writers_over_the_same_version_exactly_one_wins(
+        store: Store, expected: int) -> None:
+    if expected:
+        held = claims.claim(Ledger("h1"), "old", Resources(0, 64), CAPACITY, claims.Ratios())
+        assert isinstance(held, Ledger) and store.claim_ledger("h1", held, 0)
+    base = store.load_ledger("h1")
+    start = threading.Barrier(8)
+    wins: list[str] = []
+
+    def write(uuid: str) -> None:
+        mine = claims.claim(base, uuid, Resources(0, 64), CAPACITY, claims.Ratios())
+        assert isinstance(mine, Ledger)
+        start.wait()
+        if store.claim_ledger("h1", mine, base.version):
+            wins.append(uuid)
+
+    threads = [threading.Thread(target=write, args=(f"c{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(wins) == 1
+    stored = store.load_ledger("h1")
+    assert stored.version == base.version + 1 and wins[0] in stored.claims
+
+
+def test_racing_placements_never_claim_past_a_hosts_capacity(store: Store) -> None:
+    """Twelve schedulers place 64 MiB each at once on a host with room for five: each lost
+    write reads again and places again, so five are placed and seven find no valid host."""
+    host = HostState(name="h1", seq=1, cpus=4.0, memory_mb=320, runtimes=("runc",),
+                     reported_at="2026-11-24T00:00:00+00:00")
+    start = threading.Barrier(12)
+    outcomes: list[str] = []
+
+    def place(uuid: str) -> None:
+        wanted = state(uuid, memory=64)
+        start.wait()
+        outcome = claiming.placed(store, [host], lambda ledgers: scheduling.schedule(
+            wanted, [host], envelope(uuid, kind="container.create.requested"),
+            ledgers=ledgers), claiming.container_failure(uuid))
+        outcomes.append(str(outcome.events[0].type))
+
+    threads = [threading.Thread(target=place, args=(f"c{n}",)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["container.failed"] * 7 + ["container.scheduled"] * 5
+    assert store.load_ledger("h1").used.memory_mb == 320
+
+
+def test_a_release_is_written_over_whatever_changed_meanwhile(store: Store) -> None:
+    held = claims.claim(Ledger("h1"), "a", Resources(0, 64), CAPACITY, claims.Ratios())
+    assert isinstance(held, Ledger) and store.claim_ledger("h1", held, 0)
+    more = claims.claim(held, "b", Resources(0, 32), CAPACITY, claims.Ratios())
+    assert isinstance(more, Ledger) and store.claim_ledger("h1", more, 1)
+    claiming.release(store, placement.Release("h1", "a"))
+    claiming.release(store, placement.Release("h1", "a"))  # redelivered: nothing more
+    after = store.load_ledger("h1")
+    assert (dict(after.claims), after.used, after.version) == (
+        {"b": Resources(0, 32)}, Resources(0, 32), 3)
