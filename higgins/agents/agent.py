@@ -43,6 +43,7 @@ class Agent:
         self._tracked: dict[str, Tracked] = {}
         self._origins: dict[str, events.Envelope] = {}
         self._locks: dict[str, threading.Lock] = {}
+        self._seen_down = 0  # how many times this host was found down, as last reconciled
         self._handlers: dict[str, Callable[[str, dict[str, Any]], Drafts]] = {
             CommandType.CREATE: self._create,
             CommandType.START: self._simple("start", EventType.STARTED),
@@ -72,6 +73,8 @@ class Agent:
     def reconcile(self) -> None:
         """Bring the views to Docker's truth for every container on this host, and remove
         Docker containers whose Higgins container was deleted."""
+        view = self._store.load_host(self.host)  # first: a finding after this is seen later
+        self._seen_down = view.down_count if view else 0
         for observed in self._driver.managed():
             state = folding.current_container(self._bus, self._store, observed.uuid)
             if state is None:
@@ -110,8 +113,19 @@ class Agent:
         while not stop.wait(interval):
             try:
                 self.report()
+                self._reconcile_if_found_down()
             except Exception:  # noqa: BLE001 - a missed heartbeat must not end the next ones
                 LOG.exception("host report failed; trying again next interval")
+
+    def _reconcile_if_found_down(self) -> None:
+        """If this host was declared down since the last reconcile (its reports stopped: the
+        agent was frozen, cut off or gone), its containers were marked Unknown: report what
+        Docker shows for each again."""
+        view = self._store.load_host(self.host)
+        if view is not None and view.down_count > self._seen_down:
+            LOG.warning("this host was found down (%d times); reconciling its containers",
+                        view.down_count)
+            self.reconcile()
 
     def _watch(self, stop: threading.Event) -> None:
         for uuid in self._driver.watch(stop):

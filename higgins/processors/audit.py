@@ -58,7 +58,7 @@ ACTIONS: Mapping[str, str] = {
     EventType.CREATE_REQUESTED: "create", EventType.SCHEDULED: "schedule",
     EventType.CREATED: "create", EventType.STARTED: "start", EventType.STOPPED: "stop",
     EventType.PAUSED: "pause", EventType.UNPAUSED: "unpause", EventType.FAILED: "fail",
-    EventType.DELETED: "delete", EventType.LOST: "lose",
+    EventType.DELETED: "delete", EventType.LOST: "lose", EventType.UNREACHABLE: "monitor",
     EventType.START_REQUESTED: "start", EventType.STOP_REQUESTED: "stop",
     EventType.REBOOT_REQUESTED: "reboot", EventType.PAUSE_REQUESTED: "pause",
     EventType.UNPAUSE_REQUESTED: "unpause", EventType.KILL_REQUESTED: "kill",
@@ -68,14 +68,15 @@ ACTIONS: Mapping[str, str] = {
     EventType.REBUILT: "rebuild", EventType.COMMIT_REQUESTED: "commit",
     EventType.COMMITTED: "commit", EventType.COMMIT_FAILED: "commit",
     EventType.HOST_REPORTED: "report", EventType.SERVICE_UPDATED: "update",
-    EventType.SERVICE_DELETED: "delete", EventType.IMAGE_PULL_REQUESTED: "pull",
+    EventType.SERVICE_DELETED: "delete", EventType.HOST_DOWN: "monitor",
+    EventType.IMAGE_PULL_REQUESTED: "pull",
     EventType.IMAGE_PULLED: "pull", EventType.IMAGE_PULL_FAILED: "pull",
     EventType.IMAGE_COMMITTED: "commit", EventType.IMAGE_DELETE_REQUESTED: "delete",
     EventType.IMAGE_DELETED: "delete", EventType.IMAGE_DELETE_FAILED: "delete",
     EventType.CAPSULE_CREATE_REQUESTED: "create", EventType.CAPSULE_SCHEDULED: "schedule",
     EventType.CAPSULE_FAILED: "fail", EventType.CAPSULE_DELETE_REQUESTED: "delete",
 }
-_FAILURE_LAST_WORDS = frozenset({"failed", "error", "lost"})
+_FAILURE_LAST_WORDS = frozenset({"failed", "error", "lost", "unreachable", "down"})
 
 
 def action_of(kind: str) -> str:

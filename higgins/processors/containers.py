@@ -174,6 +174,14 @@ def _lost(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
     return state.evolve(status=S.ERROR, task_state=None, status_reason=data["reason"])
 
 
+def _unreachable(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    """Its host went silent: Unknown (as Kubernetes shows a pod of a lost node) until the
+    host's agent reports what Docker shows, which any settled status then replaces."""
+    if state.status in (S.DELETING, S.DELETED, S.ERROR):
+        return state
+    return state.evolve(status=S.UNKNOWN, task_state=None, status_reason=data["reason"])
+
+
 def _renamed(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
     return state.evolve(name=data["name"])
 
@@ -212,6 +220,7 @@ _FOLDERS: Mapping[str, Folder] = {
     EventType.UNPAUSED: _settled(S.RUNNING),
     EventType.FAILED: _failed,
     EventType.LOST: _lost,
+    EventType.UNREACHABLE: _unreachable,
     EventType.DELETED: _deleted,
     EventType.START_REQUESTED: _requested(TaskState.STARTING),
     EventType.STOP_REQUESTED: _requested(TaskState.STOPPING),

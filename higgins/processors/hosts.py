@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Sequence
+
 from higgins import events
-from higgins.processors.model import HostState
+from higgins.processors.model import ContainerState, HostState, Status
+
+# a container in these has nothing (left) running on its host to lose sight of
+_GONE = frozenset({Status.DELETING, Status.DELETED, Status.ERROR})
 
 
 def fold(state: HostState | None, envelope: events.Envelope) -> HostState | None:
@@ -21,6 +27,8 @@ def fold(state: HostState | None, envelope: events.Envelope) -> HostState | None
         return state.evolve(seq=envelope["seq"], **switches)
     if kind == events.EventType.SERVICE_DELETED:
         return state.evolve(seq=envelope["seq"], deleted=True)
+    if kind == events.EventType.HOST_DOWN:
+        return _down(state, envelope)
     return state.evolve(seq=envelope["seq"])
 
 
@@ -51,4 +59,38 @@ def _reported(state: HostState | None, envelope: events.Envelope) -> HostState:
     if kept is None:
         return reported
     return reported.evolve(disabled=kept.disabled, disabled_reason=kept.disabled_reason,
-                           forced_down=kept.forced_down)
+                           forced_down=kept.forced_down, down_count=kept.down_count)
+
+
+def _down(state: HostState, envelope: events.Envelope) -> HostState:
+    """Found silent: down since the event, unless it reported again after the report the
+    finding was based on (a late finding changes nothing) or is down already."""
+    late = envelope["data"]["last_reported_at"] != state.reported_at
+    if late or state.down_since is not None:
+        return state.evolve(seq=envelope["seq"])
+    return state.evolve(seq=envelope["seq"], down_since=envelope["time"],
+                        down_count=state.down_count + 1)
+
+
+def silent(hosts: Sequence[HostState], now: str, down_after: float) -> list[HostState]:
+    """The hosts to declare down at `now`: registered, not down yet, and whose last report is
+    more than `down_after` seconds old (Zun's service_down_time)."""
+    moment = datetime.datetime.fromisoformat(now)
+    horizon = datetime.timedelta(seconds=down_after)
+    return [host for host in hosts
+            if not host.deleted and host.down_since is None
+            and moment - datetime.datetime.fromisoformat(host.reported_at) > horizon]
+
+
+def down_outcome(host: HostState, on_it: Sequence[ContainerState]) -> tuple[
+        list[events.Draft], events.Draft]:
+    """What declaring `host` down publishes: each of its containers that may still run there
+    becomes Unknown (first), then the host is down (its agent, back, reconciles)."""
+    reason = (f"The host {host.name} stopped reporting (last report {host.reported_at}); the "
+              f"container's state is unknown until it reports again.")
+    unreachable = [events.Draft(events.EventType.UNREACHABLE, state.uuid,
+                                {"host": host.name, "reason": reason})
+                   for state in on_it if state.host == host.name and state.status not in _GONE]
+    down = events.Draft(events.EventType.HOST_DOWN, events.host_subject(host.name),
+                        {"host": host.name, "last_reported_at": host.reported_at})
+    return unreachable, down

@@ -170,6 +170,10 @@ class HostState:
     deleted: bool = False
     report_count: int = 0
     created_at: str = ""
+    # heartbeats: when the host was found silent (None while it reports), and how many times
+    # it was (its agent reconciles when this grows: its containers were marked Unknown)
+    down_since: str | None = None
+    down_count: int = 0
 
     def evolve(self, **changes: Any) -> HostState:
         return replace(self, **changes)

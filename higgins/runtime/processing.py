@@ -7,6 +7,7 @@ import functools
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 
 from higgins import auditing, events, folding, publishing, sending, settling
@@ -14,8 +15,8 @@ from higgins.bus.base import EVENTS, BatchHandler, Bus, each
 from higgins.dispatching import Dispatcher
 from higgins.faults import ServiceUnavailable
 from higgins.notifying import Notifier
-from higgins.processors import capsules, images, placement, quotas, scheduling
-from higgins.processors.model import Outcome
+from higgins.processors import capsules, hosts, images, placement, quotas, scheduling
+from higgins.processors.model import ContainerState, Outcome
 from higgins.runtime import claiming
 from higgins.settings import NotificationSettings, Settings, WebhookSettings
 from higgins.store.base import Store
@@ -37,12 +38,13 @@ class Processors:
     audit: append each event's entry to the audit record (GET /v1/events).
     webhooks: deliver events to subscriptions (and retry what is due). notifier: Telemetry
     notifications (when configured; the audit-period exists too). quotas: settle quota
-    allocations against the views every `settle_interval` seconds. log: what the bus needs
+    allocations against the views every `settle_interval` seconds. hosts: declare down the
+    hosts silent for `service_down_time`, their containers Unknown. log: what the bus needs
     done by a processor (RabbitMQ: number and record what publishers sent; nothing on the
     embedded bus). Some process must run it: `all` does."""
 
     GROUPS = ("fold", "scheduler", "audit", "webhooks")  # event consumers always there
-    NAMES = (*GROUPS, "notifier", "quotas", "log")
+    NAMES = (*GROUPS, "notifier", "quotas", "hosts", "log")
 
     def __init__(self, bus: Bus, store: Store, service_down_time: float = 60.0,
                  quota: quotas.Defaults | None = None,
@@ -131,6 +133,37 @@ class Processors:
             except ServiceUnavailable as error:
                 LOG.warning("cannot settle quotas now (%s); next round", error)
 
+    def watch_hosts(self, stop: threading.Event) -> None:
+        """Every few seconds until `stop`: declare the silent hosts down (more than one
+        process may: the effects' ids derive from the host's last report, so the log records
+        them once)."""
+        interval = min(10.0, max(0.2, self.service_down_time / 4))
+        while not stop.wait(interval):
+            try:
+                self.declare_silent_hosts()
+            except ServiceUnavailable as error:
+                LOG.warning("cannot watch the hosts now (%s); next round", error)
+
+    def declare_silent_hosts(self) -> list[str]:
+        """Publish, for each host silent for `service_down_time`, its containers Unknown and
+        then the host down; the names of those hosts."""
+        now = publishing.utc_now()
+        silent = hosts.silent(self.store.list_hosts(), now, self.service_down_time)
+        if not silent:
+            return []
+        containers = {state.uuid: state for state in self.store.find_containers()}
+        for host in silent:
+            finding = f"{host.name}/{host.reported_at}"
+            unreachable, down = hosts.down_outcome(host, list(containers.values()))
+            sealed = [_found(draft, finding, now, containers[draft.subject])
+                      for draft in unreachable]
+            if sealed:
+                self.bus.publish(sealed)  # the containers first: the agent, back, sees them
+            self.bus.publish([_found(down, finding, now, None)])
+            LOG.warning("host %s is down: no report since %s; %d containers Unknown",
+                        host.name, host.reported_at, len(sealed))
+        return [host.name for host in silent]
+
     def run(self, stop: threading.Event, names: tuple[str, ...] = NAMES,
             concurrency: int = 1) -> list[threading.Thread]:
         """Consume the event stream with `concurrency` workers per processor (one container's
@@ -151,6 +184,9 @@ class Processors:
         if "quotas" in names:
             threads.append(threading.Thread(target=self.settle_quotas, args=(stop,),
                                             daemon=True, name="processor-quotas"))
+        if "hosts" in names:
+            threads.append(threading.Thread(target=self.watch_hosts, args=(stop,),
+                                            daemon=True, name="processor-hosts"))
         if "webhooks" in names:
             threads.append(threading.Thread(target=self.dispatcher.retry_loop, args=(stop,),
                                             daemon=True, name="processor-webhook-retries"))
@@ -164,3 +200,20 @@ class Processors:
         if "log" in names:
             threads += self.bus.serve(stop, max(concurrency, 8))  # started by the bus
         return threads
+
+
+# namespace of the ids of a down finding's events: one per (host, last report, subject), so
+# watchers that find the same silence publish the same events, which the log records once
+_HOST_DOWN = uuid.UUID("6f1d2a4e-3c1b-4f0e-9a57-2b8d7c6e5f41")
+
+
+def _found(draft: events.Draft, finding: str, now: str,
+           owner: ContainerState | None) -> events.Envelope:
+    """An event of a down finding, attributed to the container's owner (its audit, webhooks
+    and notifications go to its project), to nobody for the host's."""
+    event_id = str(uuid.uuid5(_HOST_DOWN, f"{finding}/{draft.subject}"))
+    cause = events.Envelope(
+        id=event_id, type=str(events.EventType.HOST_DOWN), subject="", seq=0, time="",
+        project_id=owner.project_id if owner else "", user_id=owner.user_id if owner else "",
+        request_id=f"req-{event_id}", data={})
+    return events.seal(draft, event_id=event_id, time=now, cause=cause)

@@ -86,7 +86,7 @@ checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256
 
 {{/* The processors `higgins processor` knows (higgins/runtime/processing.py: Processors.NAMES). */}}
 {{- define "higgins.processorNames" -}}
-fold scheduler audit webhooks notifier quotas log
+fold scheduler audit webhooks notifier quotas hosts log
 {{- end }}
 
 {{/* Whether notifications go somewhere, as Higgins decides it: [notifications] url, else the
