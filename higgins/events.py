@@ -29,6 +29,7 @@ class EventType(enum.StrEnum):
     DELETED = "container.deleted"
     LOST = "container.lost"
     UNREACHABLE = "container.unreachable"
+    HEAL_REQUESTED = "container.heal.requested"
     START_REQUESTED = "container.start.requested"
     STOP_REQUESTED = "container.stop.requested"
     REBOOT_REQUESTED = "container.reboot.requested"

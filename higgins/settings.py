@@ -76,6 +76,13 @@ _OPTS = {
                      help="Memory the containers on a host may claim per MiB it has."),
         cfg.FloatOpt("disk_allocation_ratio", default=claims.Ratios.disk, min=0.0,
                      help="Disk the containers on a host may claim per GB it has."),
+        cfg.FloatOpt("heal_after", default=placement.DEFAULT.heal_after,
+                     help="Seconds a host stays down (no report for [api] service_down_time) "
+                          "before its Unknown containers with a restart policy other than "
+                          "'no', or auto_heal, are made again on another host; at once when "
+                          "an admin forced the host down. Negative: only then. Their Docker "
+                          "containers on the old host are removed when its agent acts again: "
+                          "until then a frozen or cut-off host may still run them."),
     ],
     "docker": [
         cfg.StrOpt("url", default="unix:///var/run/docker.sock"),
@@ -304,7 +311,7 @@ def _scheduler(given: cfg.ConfigOpts.GroupAttr) -> placement.Config:
         placement.Strategy(given.strategy), given.ram_weight_multiplier,
         given.cpu_weight_multiplier, given.disk_weight_multiplier,
         claims.Ratios(given.cpu_allocation_ratio, given.ram_allocation_ratio,
-                      given.disk_allocation_ratio))
+                      given.disk_allocation_ratio), given.heal_after)
 
 
 def _labels(given: list[str]) -> tuple[tuple[str, str], ...]:

@@ -6,11 +6,15 @@ processes reach the services that listen on the machine's 127.0.0.1 only (Rabbit
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tests.services import ROOT
@@ -39,6 +43,28 @@ def start_hosts(n: int) -> list[Host]:
 def stop_hosts() -> None:
     """Every host's engine, namespace and veth, and the bridge, gone (scripts/stop-hosts.sh)."""
     subprocess.run([ROOT / "scripts" / "stop-hosts.sh"], check=True, capture_output=True)
+
+
+def stop_engine(host: Host, timeout: float = 30.0) -> None:
+    """Stop one host's Docker engine, as its machine going down would (dockerd stops its
+    containers: killed after --shutdown-timeout 2 s); start_hosts starts it again, with its
+    containers' records, as after a reboot."""
+    pidfile = Path(host.docker_url.removeprefix("unix://")).parent / "docker.pid"
+    pid = int(pidfile.read_text().strip())
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the engine of {host.name} (pid {pid}) did not stop")
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def run_in(host: Host, argv: list[str], **popen: Any) -> subprocess.Popen[bytes]:

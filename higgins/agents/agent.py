@@ -44,6 +44,7 @@ class Agent:
         self._origins: dict[str, events.Envelope] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._seen_down = 0  # how many times this host was found down, as last reconciled
+        self._fence_again = False  # one more fencing pass at the next report (see fence)
         self._handlers: dict[str, Callable[[str, dict[str, Any]], Drafts]] = {
             CommandType.CREATE: self._create,
             CommandType.START: self._simple("start", EventType.STARTED),
@@ -71,10 +72,28 @@ class Agent:
         self._bus.publish([_origin(EventType.HOST_REPORTED, events.host_subject(self.host), data)])
 
     def reconcile(self) -> None:
-        """Bring the views to Docker's truth for every container on this host, and remove
-        Docker containers whose Higgins container was deleted."""
+        """Bring the views to Docker's truth for every container on this host, after removing
+        the Docker containers whose Higgins container was deleted or healed elsewhere."""
         view = self._store.load_host(self.host)  # first: a finding after this is seen later
         self._seen_down = view.down_count if view else 0
+        self.fence()
+        self._fence_again = True
+        for capsule_id in self._driver.sandboxes():
+            with self._lock(events.capsule_subject(capsule_id)):
+                self._driver.remove_sandbox_if_unused(capsule_id)  # left by a crash mid-delete
+        for stored in self._store.find_containers():
+            state = folding.current_container(self._bus, self._store, stored.uuid)
+            if state and state.host == self.host and state.container_id:
+                self._tracked[state.uuid] = Tracked(state.status, state.auto_remove,
+                                                    state.generation)
+                self.check(state.uuid)
+
+    def fence(self) -> None:
+        """Remove, before anything is reported about them, the Docker containers on this host
+        whose Higgins container was deleted, or healed while this host was down (it lives on
+        another host now, or is a newer generation): never two running at once once this
+        agent acts. Run at each reconcile and once more at the next report, as a heal asked
+        for just before this host reported again may land after the first pass read it."""
         for observed in self._driver.managed():
             state = folding.current_container(self._bus, self._store, observed.uuid)
             if state is None:
@@ -84,14 +103,14 @@ class Agent:
                 LOG.warning("removing Docker container of a deleted container",
                             extra={"uuid": observed.uuid})
                 self._driver.remove(observed.uuid, force=True)
-        for capsule_id in self._driver.sandboxes():
-            with self._lock(events.capsule_subject(capsule_id)):
-                self._driver.remove_sandbox_if_unused(capsule_id)  # left by a crash mid-delete
-        for stored in self._store.find_containers():
-            state = folding.current_container(self._bus, self._store, stored.uuid)
-            if state and state.host == self.host and state.container_id:
-                self._tracked[state.uuid] = Tracked(state.status, state.auto_remove)
-                self.check(state.uuid)
+            elif reconcile.superseded(state, self.host, observed):
+                LOG.warning("removing Docker container (generation %d) of a container healed "
+                            "away from this host (now generation %d on %s)",
+                            observed.generation, state.generation, state.host or "no host yet",
+                            extra={"uuid": observed.uuid})
+                with self._lock(observed.uuid):
+                    self._tracked.pop(observed.uuid, None)  # its removal is nobody's news
+                    self._driver.remove(observed.uuid, force=True)
 
     def run(self, stop: threading.Event, concurrency: int = 4,
             report_interval: float = 10.0) -> list[threading.Thread]:
@@ -126,6 +145,9 @@ class Agent:
             LOG.warning("this host was found down (%d times); reconciling its containers",
                         view.down_count)
             self.reconcile()
+        elif self._fence_again:
+            self._fence_again = False
+            self.fence()
 
     def _watch(self, stop: threading.Event) -> None:
         for uuid in self._driver.watch(stop):
@@ -150,9 +172,20 @@ class Agent:
                 drafts = self._run(command)
             except DriverError as error:
                 drafts = [events.Draft(EventType.FAILED, uuid, {"reason": str(error)})]
+            drafts = self._stamped(uuid, command, drafts)
             before = self._tracked.get(uuid, Tracked(Status.CREATING))
             publishing.publish_outcome(self._bus, command, Outcome(events=tuple(drafts)))
             self._track(uuid, drafts, before)
+
+    def _stamped(self, uuid: str, command: events.Envelope, drafts: Drafts) -> Drafts:
+        """The results with the generation they are about: the command's, else the one of the
+        Docker container this agent made or found (unknown: left unstamped, as current)."""
+        generation = command["data"].get("generation")
+        if generation is None and uuid in self._tracked:
+            generation = self._tracked[uuid].generation
+        if generation is None:
+            return drafts
+        return [reconcile.stamped(draft, int(generation)) for draft in drafts]
 
     def _run(self, command: events.Envelope) -> Drafts:
         uuid, kind = command["subject"], command["type"]
@@ -177,7 +210,8 @@ class Agent:
             self._tracked[uuid] = before
 
     def _create(self, uuid: str, spec: dict[str, Any]) -> Drafts:
-        self._tracked[uuid] = Tracked(Status.CREATING, bool(spec.get("auto_remove")))
+        self._tracked[uuid] = Tracked(Status.CREATING, bool(spec.get("auto_remove")),
+                                      int(spec.get("generation") or 0))
         self._driver.ensure_image(spec["image"], spec.get("image_pull_policy"))
         if spec.get("capsule_id"):
             with self._lock(events.capsule_subject(spec["capsule_id"])):
@@ -289,6 +323,7 @@ class Agent:
             draft = reconcile.observe(uuid, tracked, self._driver.inspect(uuid))
             if draft is None:
                 return
+            draft = reconcile.stamped(draft, tracked.generation)
             cause = self._origin(uuid)
             if cause is None:
                 self._tracked.pop(uuid, None)  # not in this log: nothing to report it to

@@ -29,6 +29,9 @@ from higgins.agents.docker_images import (
 from higgins.agents.reconcile import Observed
 
 LOG = logging.getLogger(__name__)
+# which incarnation of its Higgins container a Docker container is (ContainerState.generation):
+# an agent removes one whose container was healed since (made again elsewhere, a newer one)
+LABEL_GENERATION = "higgins.generation"
 
 
 
@@ -93,7 +96,8 @@ class DockerDriver(ImageOps):
 
     def _container_config(self, uuid: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         labels = {**spec.get("labels", {}), LABEL_UUID: uuid, LABEL_HOST: self.host,
-                  LABEL_PROJECT: spec.get("project_id", "")}
+                  LABEL_PROJECT: spec.get("project_id", ""),
+                  LABEL_GENERATION: str(int(spec.get("generation") or 0))}
         if spec.get("capsule_id"):
             labels[LABEL_CAPSULE] = spec["capsule_id"]
         return {
@@ -298,6 +302,7 @@ def _close_on(stop: threading.Event, stream: Any) -> None:
 def _observed(uuid: str, attrs: Mapping[str, Any]) -> Observed:
     state = attrs.get("State", {})
     exit_code = state.get("ExitCode")
+    generation = ((attrs.get("Config") or {}).get("Labels") or {}).get(LABEL_GENERATION, "0")
     return Observed(
         uuid=uuid,
         container_id=str(attrs.get("Id", "")),
@@ -305,4 +310,5 @@ def _observed(uuid: str, attrs: Mapping[str, Any]) -> Observed:
         exit_code=int(exit_code) if exit_code is not None else None,
         error=str(state.get("Error", "")),
         started_at=str(state.get("StartedAt", "")),
+        generation=int(generation) if str(generation).isdigit() else 0,
     )

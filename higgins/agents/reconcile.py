@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from higgins import events
 from higgins.events import CommandType, EventType
-from higgins.processors.model import Status
+from higgins.processors.model import ContainerState, Status
 
 LOST_REASON = "The Docker container was removed outside Higgins."
 
@@ -34,6 +34,7 @@ class Observed:
     exit_code: int | None = None
     error: str = ""
     started_at: str = ""  # Docker's State.StartedAt (RFC 3339, nanoseconds); "" if never
+    generation: int = 0  # the incarnation it was made for (its higgins.generation label)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,29 @@ class Tracked:
 
     status: Status
     auto_remove: bool = False
+    generation: int = 0  # of the Docker container on this host: stamped on what it reports
+
+
+def superseded(state: ContainerState, host: str, observed: Observed) -> bool:
+    """Whether a Docker container on `host` is a stale copy to remove before anything is
+    reported about it: its container was healed since (lives on another host, or none yet,
+    or is a newer generation than the one this copy was made for)."""
+    return state.host != host or state.generation > observed.generation
+
+
+# what an agent reports about a container (their schemas take a generation)
+REPORTS = frozenset({
+    EventType.CREATED, EventType.STARTED, EventType.STOPPED, EventType.PAUSED,
+    EventType.UNPAUSED, EventType.FAILED, EventType.LOST, EventType.DELETED, EventType.REBUILT,
+    EventType.UPDATED, EventType.UPDATE_FAILED, EventType.COMMITTED, EventType.COMMIT_FAILED})
+
+
+def stamped(draft: events.Draft, generation: int) -> events.Draft:
+    """A report of the agent with the generation it is about (the fold ignores one about an
+    older generation than the container's: late news from a host it was healed away from)."""
+    if draft.type not in REPORTS:
+        return draft
+    return events.Draft(draft.type, draft.subject, {**draft.data, "generation": generation})
 
 
 _QUIET = (Status.CREATING, Status.DELETING, Status.DELETED)
@@ -84,8 +108,9 @@ def tracked_after(draft: events.Draft, before: Tracked) -> Tracked:
     }
     if draft.type == EventType.REBUILT:
         running = bool(draft.data.get("running"))
-        return Tracked(Status.RUNNING if running else Status.CREATED, before.auto_remove)
-    return Tracked(after.get(draft.type, before.status), before.auto_remove)
+        return Tracked(Status.RUNNING if running else Status.CREATED, before.auto_remove,
+                       before.generation)
+    return Tracked(after.get(draft.type, before.status), before.auto_remove, before.generation)
 
 
 # What Docker shows once a command is done, and the event that reports it.

@@ -30,7 +30,6 @@ NOT_YET: Mapping[str, str] = {
     "healthcheck": "health checks are not implemented yet",
     "exposed_ports": "exposed ports need networking, which is not implemented yet",
     "registry": "private registries are not implemented yet",
-    "auto_heal": "auto heal is not implemented yet",
 }
 
 _MEMORY = re.compile(r"^([0-9]+)\s*([bkmg]?)(i?b)?$", re.IGNORECASE)
@@ -105,6 +104,8 @@ def container_spec(body: dict[str, Any], version: Version, run: bool) -> dict[st
     }
     if body.get("host"):
         spec["requested_host"] = body["host"]
+    if body.get("auto_heal"):  # at every microversion, as Zun (which checks no version for it)
+        spec["auto_heal"] = True
     spec.update(placement_constraints(body))
     files = injected_files(body.get("mounts"), version)
     if files:

@@ -59,6 +59,7 @@ ACTIONS: Mapping[str, str] = {
     EventType.CREATED: "create", EventType.STARTED: "start", EventType.STOPPED: "stop",
     EventType.PAUSED: "pause", EventType.UNPAUSED: "unpause", EventType.FAILED: "fail",
     EventType.DELETED: "delete", EventType.LOST: "lose", EventType.UNREACHABLE: "monitor",
+    EventType.HEAL_REQUESTED: "heal",
     EventType.START_REQUESTED: "start", EventType.STOP_REQUESTED: "stop",
     EventType.REBOOT_REQUESTED: "reboot", EventType.PAUSE_REQUESTED: "pause",
     EventType.UNPAUSE_REQUESTED: "unpause", EventType.KILL_REQUESTED: "kill",

@@ -115,6 +115,7 @@ def created_state(envelope: events.Envelope) -> ContainerState:
         hostname=spec.get("hostname"),
         restart_policy=dict(spec.get("restart_policy") or {}),
         auto_remove=bool(spec.get("auto_remove")),
+        auto_heal=bool(spec.get("auto_heal")),
         interactive=bool(spec.get("interactive")),
         tty=bool(spec.get("tty")),
         image_pull_policy=spec.get("image_pull_policy"),
@@ -182,6 +183,18 @@ def _unreachable(state: ContainerState, data: Mapping[str, Any]) -> ContainerSta
     return state.evolve(status=S.UNKNOWN, task_state=None, status_reason=data["reason"])
 
 
+def _heal_requested(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    """Its host is down: it is made again on another host as its next generation (the
+    scheduler places it). Void when it is no longer Unknown on that host (its agent reported
+    it again first, or it is being deleted) or that generation came already."""
+    if state.status is not S.UNKNOWN or state.host != data["host"] \
+            or data["generation"] <= state.generation:
+        return state
+    return state.evolve(generation=data["generation"], host=None, container_id=None,
+                        status=S.CREATING, task_state=TaskState.CREATING,
+                        status_reason=data["reason"], exit_code=None)
+
+
 def _renamed(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
     return state.evolve(name=data["name"])
 
@@ -221,6 +234,7 @@ _FOLDERS: Mapping[str, Folder] = {
     EventType.FAILED: _failed,
     EventType.LOST: _lost,
     EventType.UNREACHABLE: _unreachable,
+    EventType.HEAL_REQUESTED: _heal_requested,
     EventType.DELETED: _deleted,
     EventType.START_REQUESTED: _requested(TaskState.STARTING),
     EventType.STOP_REQUESTED: _requested(TaskState.STOPPING),
@@ -243,6 +257,8 @@ def fold(state: ContainerState | None, envelope: events.Envelope) -> ContainerSt
         return state if state is not None else created_state(envelope)
     if state is None or envelope["seq"] <= state.seq:
         return state
+    if envelope["data"].get("generation", state.generation) < state.generation:
+        return state.evolve(seq=envelope["seq"])  # from an older incarnation: late, ignored
     folder = _FOLDERS.get(envelope["type"])
     new = folder(state, envelope["data"]) if folder else state
     return new.evolve(seq=envelope["seq"], updated_at=envelope["time"],
@@ -288,6 +304,8 @@ def route(state: ContainerState | None, envelope: events.Envelope) -> Outcome:
             return Outcome(events=(events.Draft(EventType.DELETED, state.uuid, {}),))
         return Outcome()
     data = dict(envelope["data"])
+    if state.generation:
+        data["generation"] = state.generation  # its events tell which incarnation they are of
     if command in (CommandType.DELETE, CommandType.COMMIT):
         data["container_id"] = state.container_id
     if command is CommandType.DELETE and state.capsule_id is not None:
@@ -320,5 +338,6 @@ def create_command(state: ContainerState, host: str) -> events.CommandDraft:
         "project_id": state.project_id,
         "injected_files": dict(state.injected_files),
         **({"capsule_id": state.capsule_id} if state.capsule_id is not None else {}),
+        **({"generation": state.generation} if state.generation else {}),
     }
     return events.CommandDraft(CommandType.CREATE, host, state.uuid, spec)

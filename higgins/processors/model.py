@@ -119,6 +119,7 @@ class ContainerState:
     hostname: str | None = None
     restart_policy: dict[str, str] = field(default_factory=dict)
     auto_remove: bool = False
+    auto_heal: bool = False  # Zun's flag: re-create it when it is lost (Higgins: its host down)
     interactive: bool = False
     tty: bool = False
     image_pull_policy: str | None = None
@@ -139,6 +140,9 @@ class ContainerState:
     exit_code: int | None = None
     launched_at: str | None = None  # first started (Telemetry's launched_at)
     deleted_at: str | None = None
+    # which incarnation runs it: bumped each time it is healed (re-created on another host);
+    # events from an older one (its old host, back late) change nothing
+    generation: int = 0
 
     def evolve(self, **changes: Any) -> ContainerState:
         return _evolved(self, changes)

@@ -217,6 +217,9 @@ class Config:
     cpu_weight_multiplier: float = 1.0
     disk_weight_multiplier: float = 1.0
     ratios: claims.Ratios = claims.Ratios()
+    # seconds a host stays down before its Unknown containers that want it are made again
+    # elsewhere (processors/healing.py; a negative value: only once an admin forced it down)
+    heal_after: float = 300.0
 
     def multiplier(self, resource: claims.Resource) -> float:
         return {claims.Resource.MEMORY: self.ram_weight_multiplier,

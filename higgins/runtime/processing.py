@@ -15,7 +15,7 @@ from higgins.bus.base import EVENTS, BatchHandler, Bus, each
 from higgins.dispatching import Dispatcher
 from higgins.faults import ServiceUnavailable
 from higgins.notifying import Notifier
-from higgins.processors import capsules, hosts, images, placement, quotas, scheduling
+from higgins.processors import capsules, healing, hosts, images, placement, quotas, scheduling
 from higgins.processors.model import ContainerState, Outcome
 from higgins.runtime import claiming
 from higgins.settings import NotificationSettings, Settings, WebhookSettings
@@ -39,7 +39,8 @@ class Processors:
     webhooks: deliver events to subscriptions (and retry what is due). notifier: Telemetry
     notifications (when configured; the audit-period exists too). quotas: settle quota
     allocations against the views every `settle_interval` seconds. hosts: declare down the
-    hosts silent for `service_down_time`, their containers Unknown. log: what the bus needs
+    hosts silent for `service_down_time`, their containers Unknown, and ask to heal those
+    due ([scheduler] heal_after). log: what the bus needs
     done by a processor (RabbitMQ: number and record what publishers sent; nothing on the
     embedded bus). Some process must run it: `all` does."""
 
@@ -105,7 +106,8 @@ class Processors:
         state = self._folds.container(envelope)
         claiming.release(self.store, scheduling.release_of(state, envelope))
         claiming.resize(self.store, envelope["subject"], scheduling.resize_of(state, envelope))
-        if envelope["type"] != events.EventType.CREATE_REQUESTED:
+        if envelope["type"] not in (events.EventType.CREATE_REQUESTED,
+                                    events.EventType.HEAL_REQUESTED):
             return scheduling.schedule(state, (), envelope)
         hosts = self.store.list_hosts()
         return claiming.placed(self.store, hosts, lambda ledgers: scheduling.schedule(
@@ -134,13 +136,14 @@ class Processors:
                 LOG.warning("cannot settle quotas now (%s); next round", error)
 
     def watch_hosts(self, stop: threading.Event) -> None:
-        """Every few seconds until `stop`: declare the silent hosts down (more than one
-        process may: the effects' ids derive from the host's last report, so the log records
-        them once)."""
+        """Every few seconds until `stop`: declare the silent hosts down, and heal what is
+        due (more than one process may: the effects' ids derive from what was found, so the
+        log records them once)."""
         interval = min(10.0, max(0.2, self.service_down_time / 4))
         while not stop.wait(interval):
             try:
                 self.declare_silent_hosts()
+                self.heal_due()
             except ServiceUnavailable as error:
                 LOG.warning("cannot watch the hosts now (%s); next round", error)
 
@@ -163,6 +166,28 @@ class Processors:
             LOG.warning("host %s is down: no report since %s; %d containers Unknown",
                         host.name, host.reported_at, len(sealed))
         return [host.name for host in silent]
+
+    def heal_due(self) -> list[str]:
+        """Ask to heal each container due (processors/healing.py: Unknown on a host down for
+        [scheduler] heal_after, or forced down, with a restart policy or auto_heal); their
+        uuids. A down host is read from its log first: one that reported since heals nothing
+        (and the fold voids a heal that comes after its agent reported the container)."""
+        now = publishing.utc_now()
+        listed = self.store.list_hosts()
+        if all(host.down_since is None for host in listed):
+            return []
+        current = [folding.current_host(self.bus, self.store, host.name)
+                   if host.down_since is not None else host for host in listed]
+        containers = {state.uuid: state for state in self.store.find_containers()}
+        heals = healing.due([host for host in current if host is not None],
+                            list(containers.values()), now, self.scheduler.heal_after)
+        if heals:
+            self.bus.publish([_found(heal.draft, f"heal/{heal.finding}", now,
+                                     containers[heal.draft.subject]) for heal in heals])
+        for heal in heals:
+            LOG.warning("healing: %s", heal.draft.data["reason"],
+                        extra={"uuid": heal.draft.subject})
+        return [heal.draft.subject for heal in heals]
 
     def run(self, stop: threading.Event, names: tuple[str, ...] = NAMES,
             concurrency: int = 1) -> list[threading.Thread]:
