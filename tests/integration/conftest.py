@@ -247,6 +247,15 @@ EMBEDDED_ONLY = pytest.mark.parametrize("higgins", ["embedded"], indirect=True)
 ALSO_KAFKA = pytest.mark.parametrize("higgins", ALL_BACKENDS, indirect=True)
 
 
+def configure(server: Higgins, section: str, lines: str) -> None:
+    """Add `lines` (INI, ending in a newline) to the `[section]` of the server's config file,
+    before it starts; the section is added when the file has none."""
+    text = server.config.read_text()
+    header = f"[{section}]\n"
+    server.config.write_text(text.replace(header, header + lines, 1) if header in text
+                             else text + header + lines)
+
+
 def deployment(backend: str, workdir: Path) -> Higgins:
     return Higgins(workdir) if backend == "embedded" else Deployment(workdir, backend)
 

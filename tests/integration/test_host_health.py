@@ -15,6 +15,7 @@ import pytest
 from tests.integration.conftest import (
     Api,
     Deployment,
+    configure,
     docker_containers,
     remove_host_containers,
     wait_for,
@@ -27,10 +28,8 @@ DOWN_AFTER = 3  # [api] service_down_time, seconds
 @pytest.fixture
 def cluster(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Deployment]:
     deployment = Deployment(tmp_path, "rabbitmq")
-    text = deployment.config.read_text()
-    deployment.config.write_text(
-        text.replace("[api]\n", f"[api]\nservice_down_time = {DOWN_AFTER}\n", 1)
-        .replace("[agent]\n", "[agent]\nreport_interval = 0.5\n", 1))
+    configure(deployment, "api", f"service_down_time = {DOWN_AFTER}\n")
+    configure(deployment, "agent", "report_interval = 0.5\n")
     try:
         deployment.start()
         yield deployment

@@ -17,6 +17,7 @@ from tests.integration.conftest import (
     BACKENDS,
     Api,
     Higgins,
+    configure,
     deployment,
     remove_host_containers,
     wait_for,
@@ -34,10 +35,7 @@ def small_host(request: pytest.FixtureRequest, tmp_path: Path,
     """A deployment of the test's own whose one host reports CAPACITY_MB of memory."""
     server = deployment(request.param, tmp_path)
     total_mb = int(docker_client.info()["MemTotal"]) // (1024 * 1024)
-    reserved = f"reserved_host_memory_mb = {total_mb - CAPACITY_MB}\n"
-    text = server.config.read_text()
-    server.config.write_text(text.replace("[agent]\n", "[agent]\n" + reserved, 1)
-                             if "[agent]\n" in text else text + "[agent]\n" + reserved)
+    configure(server, "agent", f"reserved_host_memory_mb = {total_mb - CAPACITY_MB}\n")
     try:
         server.start()
         yield server
