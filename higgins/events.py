@@ -46,6 +46,7 @@ class EventType(enum.StrEnum):
     COMMIT_REQUESTED = "container.commit.requested"
     COMMITTED = "container.committed"
     COMMIT_FAILED = "container.commit.failed"
+    RESTART_SCHEDULED = "container.restart.scheduled"
     HOST_REPORTED = "host.reported"
     SERVICE_UPDATED = "host.service.updated"
     SERVICE_DELETED = "host.service.deleted"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from oslo_config import cfg
 
-from higgins.processors import claims, placement, webhooks
+from higgins.processors import claims, placement, restarts, webhooks
 from higgins.processors.quotas import Defaults as QuotaDefaults
 
 _OPTS = {
@@ -171,6 +171,17 @@ _OPTS = {
                      help="Seconds between the dispatcher's looks for due retries."),
         cfg.IntOpt("workers", default=8, min=1, help="Deliveries sent at once per process."),
     ],
+    "restart": [
+        cfg.FloatOpt("backoff_base", default=restarts.DEFAULT.base, min=0,
+                     help="Seconds before the first restart a container's restart policy "
+                          "calls for (Higgins restarts it, not Docker); each restart in quick "
+                          "succession waits twice as long as the one before (Docker's 0.1 s)."),
+        cfg.FloatOpt("backoff_max", default=restarts.DEFAULT.cap, min=0,
+                     help="The longest wait before a restart, in seconds."),
+        cfg.FloatOpt("backoff_reset", default=restarts.DEFAULT.reset_after, min=0,
+                     help="Seconds a container must have run before it exited for its next "
+                          "restart to wait backoff_base again (Docker's 10 s)."),
+    ],
 }
 
 
@@ -243,6 +254,7 @@ class Settings:
     notifications: NotificationSettings = NotificationSettings()
     webhooks: WebhookSettings = WebhookSettings()
     scheduler: placement.Config = placement.DEFAULT
+    restart: restarts.Backoff = restarts.DEFAULT
 
 
 def library_config(settings: Settings) -> cfg.ConfigOpts:
@@ -296,6 +308,8 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
             tuple(float(s) for s in conf.webhooks.retry_schedule), conf.webhooks.timeout,
             conf.webhooks.retry_poll, conf.webhooks.workers),
         scheduler=_scheduler(conf.scheduler),
+        restart=restarts.Backoff(conf.restart.backoff_base, conf.restart.backoff_max,
+                                 conf.restart.backoff_reset),
     )
 
 

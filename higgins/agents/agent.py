@@ -18,6 +18,7 @@ from higgins.agents.docker_driver import DockerDriver, DriverError
 from higgins.agents.reconcile import Observed, Tracked
 from higgins.bus.base import Bus, command_stream, each
 from higgins.events import CommandType, EventType
+from higgins.processors import restarts
 from higgins.processors.model import Outcome, Status
 from higgins.store.base import Store
 
@@ -25,6 +26,7 @@ LOG = logging.getLogger(__name__)
 
 Drafts = list[events.Draft]
 _KILL_SETTLE_SECONDS = 2.0
+_LATE_START_TRIES = 10  # a delayed restart that fails on I/O is tried again, every second
 
 
 class Agent:
@@ -158,7 +160,7 @@ class Agent:
 
     # -- commands ----------------------------------------------------------------------------
 
-    def handle(self, command: events.Envelope) -> None:
+    def handle(self, command: events.Envelope, waited: bool = False) -> None:
         uuid = command["subject"]
         LOG.info("command %s", command["type"], extra={
             "uuid": uuid, "event_id": command["id"], "request_id": command["request_id"]})
@@ -166,6 +168,9 @@ class Agent:
             with self._lock(uuid):
                 drafts = image_commands.run(self._driver, self.host, command)
                 publishing.publish_outcome(self._bus, command, Outcome(events=tuple(drafts)))
+            return
+        if not waited and float(command["data"].get("delay") or 0) > 0:
+            self._start_later(command, float(command["data"]["delay"]))
             return
         with self._lock(uuid):
             try:
@@ -189,6 +194,9 @@ class Agent:
 
     def _run(self, command: events.Envelope) -> Drafts:
         uuid, kind = command["subject"], command["type"]
+        if "restart_count" in command["data"] \
+                and not self._restart_due(uuid, command["data"]["restart_count"]):
+            return []
         if kind in reconcile.SETTLING_COMMANDS:
             observed = self._driver.inspect(uuid)
             done = reconcile.already_done(kind, uuid, observed, command["time"])
@@ -196,11 +204,37 @@ class Agent:
                 return done
         return self._handlers[kind](uuid, command["data"])
 
+    def _start_later(self, command: events.Envelope, delay: float, tries: int = 0) -> None:
+        """A restart its policy called for, after its backoff, on a timer: no worker waits,
+        and the command is acknowledged now (if this agent stops first, its reconcile finds
+        the container Restarting but exited in Docker, and reports the exit again)."""
+        timer = threading.Timer(delay, self._start_late, (command, tries))
+        timer.daemon = True
+        timer.start()
+
+    def _start_late(self, command: events.Envelope, tries: int) -> None:
+        try:
+            self.handle(command, waited=True)
+        except Exception:  # noqa: BLE001 - on a timer's thread: logged, tried again
+            LOG.exception("delayed restart failed", extra={"uuid": command["subject"]})
+            if tries + 1 < _LATE_START_TRIES:
+                self._start_later(command, 1.0, tries + 1)
+
+    def _restart_due(self, uuid: str, count: int) -> bool:
+        """Whether the container's view still shows this restart pending (nobody started,
+        stopped, deleted or restarted it during the backoff)."""
+        due = restarts.still_due(folding.current_container(self._bus, self._store, uuid), count)
+        if not due:
+            LOG.info("restart %d no longer due", count, extra={"uuid": uuid})
+        return due
+
     def _lock(self, uuid: str) -> threading.Lock:
         """The lock that keeps one container's commands and observations in sequence."""
         return self._locks.setdefault(uuid, threading.Lock())
 
     def _track(self, uuid: str, drafts: Drafts, before: Tracked) -> None:
+        if not drafts:
+            return  # nothing reported: nothing changes (nor comes back, when it was dropped)
         for draft in drafts:
             before = reconcile.tracked_after(draft, before)
         if before.status is Status.DELETED:

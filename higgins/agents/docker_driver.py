@@ -269,19 +269,16 @@ class DockerDriver(ImageOps):
 
 
 def _host_config(spec: Mapping[str, Any]) -> dict[str, Any]:
-    config: dict[str, Any] = {"auto_remove": bool(spec.get("auto_remove"))}
+    # Docker never restarts a Higgins container on its own: Higgins enforces the restart policy
+    # (processors/restarts.py), so every restart is an event and a user's stop is known
+    config: dict[str, Any] = {"auto_remove": bool(spec.get("auto_remove")),
+                              "restart_policy": {"Name": "no", "MaximumRetryCount": 0}}
     if spec.get("capsule_id"):
         config["network_mode"] = f"container:{sandbox_name(spec['capsule_id'])}"
     if spec.get("memory"):
         config["mem_limit"] = f"{int(spec['memory'])}m"
     if spec.get("cpu"):
         config.update(_cpu_limit(float(spec["cpu"])))
-    policy = spec.get("restart_policy") or {}
-    if policy.get("Name") and policy["Name"] != "no":
-        config["restart_policy"] = {
-            "Name": policy["Name"],
-            "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0),
-        }
     return config
 
 

@@ -68,6 +68,7 @@ ACTIONS: Mapping[str, str] = {
     EventType.UPDATE_FAILED: "update", EventType.REBUILD_REQUESTED: "rebuild",
     EventType.REBUILT: "rebuild", EventType.COMMIT_REQUESTED: "commit",
     EventType.COMMITTED: "commit", EventType.COMMIT_FAILED: "commit",
+    EventType.RESTART_SCHEDULED: "restart",
     EventType.HOST_REPORTED: "report", EventType.SERVICE_UPDATED: "update",
     EventType.SERVICE_DELETED: "delete", EventType.HOST_DOWN: "monitor",
     EventType.IMAGE_PULL_REQUESTED: "pull",

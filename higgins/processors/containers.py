@@ -22,7 +22,7 @@ S = Status
 # Zun's valid-state matrix (zun/compute/api.py VALID_STATES), for the actions Higgins has.
 VALID_STATES: Mapping[Action, frozenset[Status]] = {
     Action.START: frozenset({S.CREATED, S.STOPPED, S.ERROR}),
-    Action.STOP: frozenset({S.RUNNING}),
+    Action.STOP: frozenset({S.RUNNING, S.RESTARTING}),  # Restarting: Higgins' own backoff
     Action.REBOOT: frozenset({S.CREATED, S.RUNNING, S.STOPPED, S.ERROR}),
     Action.PAUSE: frozenset({S.RUNNING}),
     Action.UNPAUSE: frozenset({S.PAUSED}),
@@ -33,7 +33,7 @@ VALID_STATES: Mapping[Action, frozenset[Status]] = {
          S.DEAD, S.RESTARTING, S.REBUILDING, S.DELETING}
     ),
     Action.DELETE_AFTER_STOP: frozenset(
-        {S.RUNNING, S.CREATED, S.ERROR, S.STOPPED, S.DELETED, S.DEAD}
+        {S.RUNNING, S.CREATED, S.ERROR, S.STOPPED, S.DELETED, S.DEAD, S.RESTARTING}
     ),
     Action.LOGS: frozenset({S.CREATED, S.ERROR, S.PAUSED, S.RUNNING, S.STOPPED, S.UNKNOWN}),
     Action.EXECUTE: frozenset({S.RUNNING}),
@@ -148,6 +148,35 @@ def _requested(task: TaskState) -> Folder:
     return apply
 
 
+def _stop_requested(task: TaskState) -> Folder:
+    """A user's stop or kill: the restart policy leaves it stopped (Docker's manual stop)."""
+    def apply(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+        return state.evolve(task_state=task, manually_stopped=True)
+
+    return apply
+
+
+def _start_requested(task: TaskState) -> Folder:
+    """A user's start (or reboot): the restart policy applies again, its count from zero
+    (as Docker resets RestartCount on a start)."""
+    def apply(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+        return state.evolve(task_state=task, manually_stopped=False, restart_count=0,
+                            restart_step=0)
+
+    return apply
+
+
+def _restart_scheduled(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    """Higgins restarts it after a backoff: Restarting (as Docker shows it meanwhile), counted
+    once (a restart of a count already counted, or for a container no longer stopped by
+    itself, changes nothing)."""
+    if state.status is not S.STOPPED or state.task_state is not None or state.manually_stopped \
+            or data["restart_count"] <= state.restart_count:
+        return state
+    return state.evolve(status=S.RESTARTING, restart_count=data["restart_count"],
+                        restart_step=data["backoff_step"])
+
+
 def _scheduled(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
     return state.evolve(host=data["host"])
 
@@ -206,7 +235,8 @@ def _updated(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
 
 def _rebuild_requested(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
     return state.evolve(status=S.REBUILDING, task_state=TaskState.REBUILDING,
-                        image=data.get("image", state.image))
+                        image=data.get("image", state.image), manually_stopped=False,
+                        restart_count=0, restart_step=0)
 
 
 def _rebuilt(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
@@ -236,17 +266,18 @@ _FOLDERS: Mapping[str, Folder] = {
     EventType.UNREACHABLE: _unreachable,
     EventType.HEAL_REQUESTED: _heal_requested,
     EventType.DELETED: _deleted,
-    EventType.START_REQUESTED: _requested(TaskState.STARTING),
-    EventType.STOP_REQUESTED: _requested(TaskState.STOPPING),
-    EventType.REBOOT_REQUESTED: _requested(TaskState.REBOOTING),
+    EventType.START_REQUESTED: _start_requested(TaskState.STARTING),
+    EventType.STOP_REQUESTED: _stop_requested(TaskState.STOPPING),
+    EventType.REBOOT_REQUESTED: _start_requested(TaskState.REBOOTING),
     EventType.PAUSE_REQUESTED: _requested(TaskState.PAUSING),
     EventType.UNPAUSE_REQUESTED: _requested(TaskState.UNPAUSING),
-    EventType.KILL_REQUESTED: _requested(TaskState.KILLING),
+    EventType.KILL_REQUESTED: _stop_requested(TaskState.KILLING),
     EventType.DELETE_REQUESTED: _delete_requested,
     EventType.RENAMED: _renamed,
     EventType.UPDATED: _updated,
     EventType.REBUILD_REQUESTED: _rebuild_requested,
     EventType.REBUILT: _rebuilt,
+    EventType.RESTART_SCHEDULED: _restart_scheduled,
 }
 
 
@@ -266,10 +297,15 @@ def fold(state: ContainerState | None, envelope: events.Envelope) -> ContainerSt
 
 
 def _times(before: ContainerState, after: ContainerState, time: str) -> dict[str, str]:
-    """launched_at (first Running) and deleted_at (Deleted), as Telemetry bills them."""
+    """launched_at (first Running) and deleted_at (Deleted), as Telemetry bills them;
+    started_at and finished_at (the last time it became Running, Stopped), as Docker shows."""
     times = {}
     if after.launched_at is None and after.status is S.RUNNING:
         times["launched_at"] = time
+    if after.status is S.RUNNING and before.status not in (S.RUNNING, S.PAUSED):
+        times["started_at"] = time
+    if after.status is S.STOPPED and before.status is not S.STOPPED:
+        times["finished_at"] = time
     if after.deleted_at is None and after.status is S.DELETED:
         times["deleted_at"] = time
     return times

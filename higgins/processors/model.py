@@ -131,6 +131,14 @@ class ContainerState:
     hints: dict[str, str] = field(default_factory=dict)
     availability_zone: str | None = None
     disk: int | None = None
+    # its restart policy, as Higgins enforces it (processors/restarts.py): restarts since a
+    # user last started it (Docker's RestartCount), the backoff step of the last one, when it
+    # last started and exited, and whether a user stopped or killed it (Docker's manual stop)
+    restart_count: int = 0
+    restart_step: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    manually_stopped: bool = False
     entrypoint: tuple[str, ...] = ()
     run: bool = False
     status_reason: str | None = None

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from higgins import events
 from higgins.events import EventType
-from higgins.processors import claims, containers, placement
+from higgins.processors import claims, containers, placement, restarts
 from higgins.processors.model import ContainerState, HostState, Outcome, Status
 
 _GONE = (Status.DELETING, Status.DELETED)
@@ -17,12 +17,16 @@ def schedule(
     state: ContainerState | None, hosts: Sequence[HostState], envelope: events.Envelope,
     down_after: float | None = None, config: placement.Config = placement.DEFAULT,
     ledgers: Mapping[str, claims.Ledger] | None = None,
+    backoff: restarts.Backoff = restarts.DEFAULT,
 ) -> Outcome:
     """React to one container event, given the container's latest state and the hosts (those
     silent for `down_after` seconds before the event are down). Safe to run again on the same
     event: a placed container keeps its host. Given the hosts' `ledgers`, placement sees what
     is claimed on them and the outcome carries the chosen host's ledger with the new claim
-    (Outcome.claims); without them every host is as empty as it reports."""
+    (Outcome.claims); without them every host is as empty as it reports. An exit the
+    container's restart policy calls for is restarted after `backoff` (restarts.after_exit)."""
+    if envelope["type"] == EventType.STOPPED:
+        return restarts.after_exit(state, backoff)
     if envelope["type"] not in (EventType.CREATE_REQUESTED, EventType.HEAL_REQUESTED):
         return containers.route(state, envelope)
     if state is None or state.status in _GONE:

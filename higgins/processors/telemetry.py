@@ -99,6 +99,8 @@ def container_phase(before: ContainerState | None, after: ContainerState,
     task = _TASKS.get(before.task_state) if before.task_state else None
     if kind == E.CREATED and not before.run:
         return "create", "end"
+    if kind == E.STARTED and before.status is Status.RESTARTING:
+        return None  # its restart policy started it again: no user's action
     if kind == E.STARTED:
         # a run=true create ends when it first runs; otherwise the start (or reboot) that was asked
         first = before.launched_at is None and before.run and task in ("start", None)

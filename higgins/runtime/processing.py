@@ -15,7 +15,16 @@ from higgins.bus.base import EVENTS, BatchHandler, Bus, each
 from higgins.dispatching import Dispatcher
 from higgins.faults import ServiceUnavailable
 from higgins.notifying import Notifier
-from higgins.processors import capsules, healing, hosts, images, placement, quotas, scheduling
+from higgins.processors import (
+    capsules,
+    healing,
+    hosts,
+    images,
+    placement,
+    quotas,
+    restarts,
+    scheduling,
+)
 from higgins.processors.model import ContainerState, Outcome
 from higgins.runtime import claiming
 from higgins.settings import NotificationSettings, Settings, WebhookSettings
@@ -52,11 +61,13 @@ class Processors:
                  settle_interval: float = 60.0,
                  webhooks: WebhookSettings | None = None,
                  notifications: NotificationSettings | None = None,
-                 scheduler: placement.Config = placement.DEFAULT) -> None:
+                 scheduler: placement.Config = placement.DEFAULT,
+                 backoff: restarts.Backoff = restarts.DEFAULT) -> None:
         self.bus = bus
         self.store = store
         self.service_down_time = service_down_time  # a host silent this long gets nothing new
         self.scheduler = scheduler  # [scheduler]: filters, weighers, allocation ratios
+        self.backoff = backoff  # [restart]: the delays of restarts a restart policy calls for
         self.quota = quota or quotas.Defaults()
         self.settle_interval = settle_interval
         self._folds = folding.Folds(bus, store)
@@ -75,7 +86,7 @@ class Processors:
     def configured(cls, bus: Bus, store: Store, settings: Settings) -> Processors:
         return cls(bus, store, settings.api.service_down_time, settings.quota,
                    settings.quota_settle_interval, settings.webhooks, settings.notifications,
-                   settings.scheduler)
+                   settings.scheduler, settings.restart)
 
     def fold(self, batch: Sequence[events.Envelope]) -> None:
         """A batch into the views: folded in memory, each subject's view written once."""
@@ -108,7 +119,7 @@ class Processors:
         claiming.resize(self.store, envelope["subject"], scheduling.resize_of(state, envelope))
         if envelope["type"] not in (events.EventType.CREATE_REQUESTED,
                                     events.EventType.HEAL_REQUESTED):
-            return scheduling.schedule(state, (), envelope)
+            return scheduling.schedule(state, (), envelope, backoff=self.backoff)
         hosts = self.store.list_hosts()
         return claiming.placed(self.store, hosts, lambda ledgers: scheduling.schedule(
             state, hosts, envelope, self.service_down_time, self.scheduler, ledgers),
