@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import uuid as uuidlib
+from collections.abc import Sequence
 from typing import Any
 
 import flask
 
 from higgins.api import errors, parsing
 from higgins.api.services import authorize, services
-from higgins.processors.model import HostState
+from higgins.processors.model import ContainerState, HostState
 
 blueprint = flask.Blueprint("hosts", __name__)
 _NAMESPACE = uuidlib.UUID("5b0e0e4c-2d0c-4d3e-9a59-6f1c0f6b9a10")
@@ -21,8 +22,8 @@ def host_uuid(name: str) -> str:
     return str(uuidlib.uuid5(_NAMESPACE, name))
 
 
-def _render(host: HostState) -> dict[str, Any]:
-    on_host = [s for s in services().store.find_containers() if s.host == host.name]
+def _render(host: HostState, containers: Sequence[ContainerState]) -> dict[str, Any]:
+    on_host = [s for s in containers if s.host == host.name]
     root = flask.request.host_url.rstrip("/")
     ident = host_uuid(host.name)
     return {
@@ -35,7 +36,7 @@ def _render(host: HostState) -> dict[str, Any]:
         "cpus": host.cpus,
         "cpu_used": sum(s.cpu or 0 for s in on_host),
         "disk_total": host.disk_total_gb,
-        "disk_used": 0,
+        "disk_used": sum(s.disk or 0 for s in on_host),  # as claimed; not a Docker quota
         "disk_quota_supported": False,
         "total_containers": len(on_host),
         "architecture": host.architecture,
@@ -53,7 +54,9 @@ def _render(host: HostState) -> dict[str, Any]:
 def index() -> Any:
     authorize("host:get_all")
     parsing.reject_unknown_query("limit", "marker", "sort_key", "sort_dir")
-    return {"hosts": [_render(h) for h in services().store.list_hosts()], "next": None}
+    store = services().store
+    containers = store.find_containers()  # once for every host, not once per host
+    return {"hosts": [_render(h, containers) for h in store.list_hosts()], "next": None}
 
 
 @blueprint.get("/v1/hosts/<host>")
@@ -62,7 +65,7 @@ def show(host: str) -> Any:
     parsing.reject_unknown_query()
     for known in services().store.list_hosts():
         if host in (known.name, host_uuid(known.name)):
-            return _render(known)
+            return _render(known, services().store.find_containers())
     raise errors.not_found(f"Host {host} could not be found.")
 
 

@@ -299,13 +299,14 @@ def test_actions_history_records_finish_times_and_failures(api: Api) -> None:
 
 def test_admins_see_the_host_with_its_inventory_and_containers(
         api: Api, higgins: Higgins) -> None:
-    uuid = api.create(memory="32m", cpu=0.25)["uuid"]
+    uuid = api.create(memory="32m", cpu=0.25, disk=1)["uuid"]
     api.wait_status(uuid, "Running")
     (host,) = (h for h in api.call("GET", "/v1/hosts").json()["hosts"]
                if h["hostname"] == higgins.host)
     assert host["cpus"] >= 1 and host["mem_total"] > 0 and "runc" in host["runtimes"]
     assert host["os_type"] == "linux" and host["architecture"] and host["disk_total"] > 0
     assert host["total_containers"] >= 1 and host["mem_used"] >= 32
+    assert host["cpu_used"] >= 0.25 and host["disk_used"] >= 1
     assert api.call("GET", f"/v1/hosts/{host['uuid']}").json()["hostname"] == higgins.host
     member = Api(higgins.url, {"X-Roles": "member"})
     assert member.call("GET", "/v1/hosts").status_code == 403
