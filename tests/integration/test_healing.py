@@ -7,25 +7,17 @@ restarted) before reporting anything, and the view stays Running on host 2."""
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
-import requests
 
-from tests.hosts import Host, Relay, run_in, start_hosts, stop_engine, stop_hosts
-from tests.integration.conftest import (
-    V140,
-    Api,
-    Deployment,
-    docker_containers,
-    remove_host_containers,
-    wait_for,
-)
-from tests.integration.test_hosts import agent_override, engine
+from tests.hosts import Host, start_hosts, stop_engine, stop_hosts
+from tests.integration.conftest import Api, Deployment, configure, docker_containers, wait_for
+from tests.integration.many_hosts import across, engine, start_agent
 
 pytestmark = [pytest.mark.docker, pytest.mark.rabbitmq, pytest.mark.cassandra]
 DOWN_AFTER = 3  # [api] service_down_time, seconds
@@ -41,48 +33,17 @@ def hosts() -> Iterator[list[Host]]:
         stop_hosts()  # nothing outlives the module: engines, namespaces, veths, the bridge
 
 
-def _configured(deployment: Deployment) -> None:
-    text = deployment.config.read_text()
-    deployment.config.write_text(
-        text.replace("[api]\n", f"[api]\nservice_down_time = {DOWN_AFTER}\n", 1)
-        .replace("[agent]\n", "[agent]\nreport_interval = 0.5\n", 1)
-        + f"[scheduler]\nheal_after = {HEAL_AFTER}\n")
-
-
 @pytest.fixture
-def cluster(hosts: list[Host], tmp_path: Path) -> Iterator[Deployment]:
+def cluster(hosts: list[Host], tmp_path: Path,
+            docker_client: docker.DockerClient) -> Iterator[Deployment]:
     """A processor and an API, and an agent in each host (none on the machine's own engine:
     a healed container has host 2 to go to, and only it)."""
     server = Deployment(tmp_path, "rabbitmq")
-    _configured(server)
-    with Relay([5672, 9042]):
-        try:
-            server.start_role("processor")
-            server.start_role("api")
-            for host in hosts:
-                start_agent(server, host)
-            wait_for(lambda: _listed(server) >= {h.name for h in hosts}, 90,
-                     "the hosts' agents reported")
-            yield server
-        finally:
-            server.close()
-            start_hosts(2)  # an engine the test stopped, back to be cleaned
-            for host in hosts:
-                with engine(host) as client:
-                    remove_host_containers(client, host.name)
-
-
-def start_agent(server: Deployment, host: Host) -> None:
-    server.start_agent_process(host.name, agent_override(server, host),
-                               functools.partial(run_in, host))
-
-
-def _listed(server: Deployment) -> set[str]:
-    try:
-        answer = requests.get(server.url + "/v1/hosts", headers=V140, timeout=5).json()
-    except requests.RequestException:
-        return set()  # the API is not up yet
-    return {h["hostname"] for h in answer["hosts"]}
+    configure(server, "api", f"service_down_time = {DOWN_AFTER}\n")
+    configure(server, "agent", "report_interval = 0.5\n")
+    configure(server, "scheduler", f"heal_after = {HEAL_AFTER}\n")
+    with across(server, hosts, docker_client, machine_agent=False) as running:
+        yield running
 
 
 def copies(host: Host, uuid: str) -> list[Any]:

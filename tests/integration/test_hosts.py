@@ -5,8 +5,6 @@ whose extra agents run inside the host namespaces."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import ipaddress
 import re
 import socket
@@ -17,17 +15,10 @@ from pathlib import Path
 
 import docker
 import pytest
-import requests
 
-from tests.hosts import BRIDGE_ADDRESS, Host, Relay, run_in, start_hosts, stop_hosts
-from tests.integration.conftest import (
-    V140,
-    Api,
-    Deployment,
-    docker_containers,
-    remove_host_containers,
-    wait_for,
-)
+from tests.hosts import BRIDGE_ADDRESS, Host, run_in, start_hosts, stop_hosts
+from tests.integration.conftest import Api, Deployment, docker_containers
+from tests.integration.many_hosts import across, engine
 
 pytestmark = pytest.mark.docker
 HOSTS = [0, 1]
@@ -40,15 +31,6 @@ def hosts() -> Iterator[list[Host]]:
         yield start_hosts(2)
     finally:
         stop_hosts()  # nothing outlives the module: engines, namespaces, veths, the bridge
-
-
-@contextlib.contextmanager
-def engine(host: Host) -> Iterator[docker.DockerClient]:
-    client = docker.DockerClient(base_url=host.docker_url, version="auto")
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def addresses(ip_output: str) -> set[str]:
@@ -114,40 +96,11 @@ def test_the_machine_reaches_a_listener_in_the_host_over_the_veth(
 
 # -- end to end: a rabbitmq deployment with an agent in each host's namespace -----------------
 
-def agent_override(server: Deployment, host: Host) -> str:
-    """The host's agent: its name, engine and address; RabbitMQ and Cassandra through the
-    relay on the bridge (they listen on the machine's 127.0.0.1, which a namespace has not)."""
-    bus_url = server.amqp_url.replace("@127.0.0.1:", f"@{BRIDGE_ADDRESS}:")
-    return (f"[DEFAULT]\nhost = {host.name}\n[bus]\nurl = {bus_url}\n"
-            f"[store]\nurl = cassandra://{BRIDGE_ADDRESS}:9042/{server.keyspace}\n"
-            f"[docker]\nurl = {host.docker_url}\n"
-            f"[agent]\nhost_ip = {host.address}\nport = 9518\n")
-
-
 @pytest.fixture
 def deployment(hosts: list[Host], tmp_path: Path,
                docker_client: docker.DockerClient) -> Iterator[Deployment]:
-    server = Deployment(tmp_path, "rabbitmq")
-    with Relay([5672, 9042]):
-        try:
-            server.start()
-            for host in hosts:
-                server.start_agent_process(host.name, agent_override(server, host),
-                                           functools.partial(run_in, host))
-            wait_for(lambda: _listed(server) >= {h.name for h in hosts}, 90,
-                     "the hosts' agents reported")
-            yield server
-        finally:
-            server.close()
-            remove_host_containers(docker_client, server.host)
-            for host in hosts:
-                with engine(host) as client:
-                    remove_host_containers(client, host.name)
-
-
-def _listed(server: Deployment) -> set[str]:
-    answer = requests.get(server.url + "/v1/hosts", headers=V140, timeout=5).json()
-    return {h["hostname"] for h in answer["hosts"]}
+    with across(Deployment(tmp_path, "rabbitmq"), hosts, docker_client) as server:
+        yield server
 
 
 @pytest.mark.rabbitmq

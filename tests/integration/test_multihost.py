@@ -8,7 +8,6 @@ host: test_placement.py; a host killed and its containers healed elsewhere: test
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,20 +16,14 @@ from typing import Any
 import docker
 import pytest
 
-from tests.hosts import Host, Relay, run_in, start_hosts, stop_hosts
-from tests.integration.conftest import (
-    Api,
-    Deployment,
-    configure,
-    docker_containers,
-    remove_host_containers,
-    wait_for,
-)
-from tests.integration.test_hosts import _listed, agent_override, engine
+from tests.hosts import Host, start_hosts, stop_hosts
+from tests.integration.conftest import Api, Deployment, configure, docker_containers, wait_for
+from tests.integration.many_hosts import across, engine, start_agent
 
 pytestmark = [pytest.mark.docker, pytest.mark.rabbitmq, pytest.mark.cassandra]
 ZONE = "multi"
 ASKED_MB = 64
+IN_ZONE = f"availability_zone = {ZONE}\n"  # the test hosts' agents
 
 
 @pytest.fixture(scope="module")
@@ -41,31 +34,13 @@ def hosts() -> Iterator[list[Host]]:
         stop_hosts()
 
 
-def start_agent(server: Deployment, host: Host) -> None:
-    server.start_agent_process(
-        host.name, agent_override(server, host) + f"availability_zone = {ZONE}\n",
-        functools.partial(run_in, host))
-
-
 @pytest.fixture
 def cluster(request: pytest.FixtureRequest, hosts: list[Host], tmp_path: Path,
             docker_client: docker.DockerClient) -> Iterator[Deployment]:
     server = Deployment(tmp_path, "rabbitmq")
     configure(server, "scheduler", f"strategy = {request.param}\n")  # spread or pack
-    with Relay([5672, 9042]):
-        try:
-            server.start()
-            for host in hosts:
-                start_agent(server, host)
-            wait_for(lambda: _listed(server) >= {h.name for h in hosts}, 90,
-                     "the hosts' agents reported")
-            yield server
-        finally:
-            server.close()
-            remove_host_containers(docker_client, server.host)
-            for host in hosts:
-                with engine(host) as client:
-                    remove_host_containers(client, host.name)
+    with across(server, hosts, docker_client, agent=IN_ZONE) as running:
+        yield running
 
 
 def placed(api: Api, run: bool = False, **body: Any) -> dict[str, Any]:
@@ -140,7 +115,7 @@ def test_an_agent_killed_and_restarted_under_load_loses_no_create(
     for _ in range(3):
         assert three.acquire(timeout=60)
     cluster.kill9_role(victim.name)
-    start_agent(cluster, victim)
+    start_agent(cluster, victim, IN_ZONE)
     client.join(120)
     assert not client.is_alive() and len(uuids) == 8
     on: dict[str, list[str]] = {h.name: [] for h in hosts}
