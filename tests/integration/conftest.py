@@ -25,6 +25,7 @@ import requests
 
 from higgins.api.identity import DEFAULT_PROJECT
 from higgins.bus.base import Bus
+from tests.hosts import Host, start_hosts, stop_hosts
 from tests.services import kafka_namespace, kafka_records, keyspace, rabbitmq_vhost
 
 V140 = {"OpenStack-API-Version": "container 1.40"}
@@ -245,6 +246,16 @@ EMBEDDED_ONLY = pytest.mark.parametrize("higgins", ["embedded"], indirect=True)
 # The representative subset that also runs on Kafka (the rest of a file runs on embedded and
 # rabbitmq): what shows the bus's delivery, order and read-back, not the agent's Docker work.
 ALSO_KAFKA = pytest.mark.parametrize("higgins", ALL_BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="module")
+def hosts() -> Iterator[list[Host]]:
+    """Two test hosts (scripts/start-hosts.sh: a network namespace and a Docker engine each)
+    for the tests of one module; nothing outlives it: engines, namespaces, veths, the bridge."""
+    try:
+        yield start_hosts(2)
+    finally:
+        stop_hosts()
 
 
 def configure(server: Higgins, section: str, lines: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import docker
 import pytest
 
-from tests.hosts import Host, start_hosts, stop_engine, stop_hosts
+from tests.hosts import Host, start_hosts, stop_engine
 from tests.integration.conftest import Api, Deployment, configure, docker_containers, wait_for
 from tests.integration.many_hosts import across, engine, start_agent
 
@@ -23,14 +23,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.rabbitmq, pytest.mark.cassandra]
 DOWN_AFTER = 3  # [api] service_down_time, seconds
 HEAL_AFTER = 2  # [scheduler] heal_after, seconds
 ALWAYS = {"Name": "always"}
-
-
-@pytest.fixture(scope="module")
-def hosts() -> Iterator[list[Host]]:
-    try:
-        yield start_hosts(2)
-    finally:
-        stop_hosts()  # nothing outlives the module: engines, namespaces, veths, the bridge
 
 
 @pytest.fixture

@@ -16,21 +16,13 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.hosts import BRIDGE_ADDRESS, Host, run_in, start_hosts, stop_hosts
+from tests.hosts import BRIDGE_ADDRESS, Host, run_in
 from tests.integration.conftest import Api, Deployment, docker_containers
 from tests.integration.many_hosts import across, engine
 
 pytestmark = pytest.mark.docker
 HOSTS = [0, 1]
 HOST_IDS = ["host-1", "host-2"]
-
-
-@pytest.fixture(scope="module")
-def hosts() -> Iterator[list[Host]]:
-    try:
-        yield start_hosts(2)
-    finally:
-        stop_hosts()  # nothing outlives the module: engines, namespaces, veths, the bridge
 
 
 def addresses(ip_output: str) -> set[str]:

@@ -16,7 +16,7 @@ from typing import Any
 import docker
 import pytest
 
-from tests.hosts import Host, start_hosts, stop_hosts
+from tests.hosts import Host
 from tests.integration.conftest import Api, Deployment, configure, docker_containers, wait_for
 from tests.integration.many_hosts import across, engine, start_agent
 
@@ -24,14 +24,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.rabbitmq, pytest.mark.cassandra]
 ZONE = "multi"
 ASKED_MB = 64
 IN_ZONE = f"availability_zone = {ZONE}\n"  # the test hosts' agents
-
-
-@pytest.fixture(scope="module")
-def hosts() -> Iterator[list[Host]]:
-    try:
-        yield start_hosts(2)
-    finally:
-        stop_hosts()
 
 
 @pytest.fixture
