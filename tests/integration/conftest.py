@@ -23,8 +23,13 @@ import docker
 import pytest
 import requests
 
+from higgins import events, publishing
+from higgins.agents.agent import Agent
+from higgins.agents.docker_driver import DockerDriver
 from higgins.api.identity import DEFAULT_PROJECT
 from higgins.bus.base import Bus
+from higgins.bus.embedded import EmbeddedBus
+from higgins.store.sqlite import SqliteStore
 from tests.hosts import Host, start_hosts, stop_hosts
 from tests.services import kafka_namespace, kafka_records, keyspace, rabbitmq_vhost
 
@@ -256,6 +261,26 @@ def hosts() -> Iterator[list[Host]]:
         yield start_hosts(2)
     finally:
         stop_hosts()
+
+
+@contextlib.contextmanager
+def local_agent(tmp_path: Path, docker_client: docker.DockerClient,
+                purpose: str) -> Iterator[Agent]:
+    """An Agent of a host of its own (named after `purpose`) on the machine's Docker engine,
+    an embedded bus and a SQLite store in `tmp_path`; its containers removed afterwards."""
+    host = f"{purpose}-{uuidlib.uuid4().hex[:8]}"
+    try:
+        yield Agent(host, EmbeddedBus(tmp_path / "events.db"), SqliteStore(tmp_path / "views.db"),
+                    DockerDriver("unix:///var/run/docker.sock", "auto", host))
+    finally:
+        remove_host_containers(docker_client, host)
+
+
+def stamped(kind: str, subject: str, **data: Any) -> events.Envelope:
+    """An event or command envelope stamped now, as the scheduler stamps what it sends."""
+    return events.Envelope(id=str(uuidlib.uuid4()), type=kind, subject=subject, seq=0,
+                           time=publishing.utc_now(), project_id="p", user_id="u",
+                           request_id="req-1", data=dict(data))
 
 
 def configure(server: Higgins, section: str, lines: str) -> None:

@@ -9,31 +9,17 @@ from pathlib import Path
 import docker
 import pytest
 
-from higgins import events, publishing
 from higgins.agents.agent import Agent
-from higgins.agents.docker_driver import DockerDriver
-from higgins.bus.embedded import EmbeddedBus
-from higgins.store.sqlite import SqliteStore
-from tests.integration.conftest import docker_containers, remove_host_containers, wait_for
+from tests.integration.conftest import docker_containers, local_agent, wait_for
+from tests.integration.conftest import stamped as command
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
 def agent(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Agent]:
-    host = f"redeliver-{uuidlib.uuid4().hex[:8]}"
-    bus = EmbeddedBus(tmp_path / "events.db")
-    agent = Agent(host, bus, SqliteStore(tmp_path / "views.db"),
-                  DockerDriver("unix:///var/run/docker.sock", "auto", host))
-    yield agent
-    remove_host_containers(docker_client, host)
-
-
-def command(kind: str, subject: str, **data: object) -> events.Envelope:
-    """Stamped now, as the scheduler stamps the commands it sends."""
-    return events.Envelope(id=str(uuidlib.uuid4()), type=kind, subject=subject, seq=0,
-                           time=publishing.utc_now(), project_id="p", user_id="u",
-                           request_id="req-1", data=dict(data))
+    with local_agent(tmp_path, docker_client, "redeliver") as made:
+        yield made
 
 
 def results(agent: Agent, subject: str) -> list[str]:

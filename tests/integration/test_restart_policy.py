@@ -13,22 +13,19 @@ from typing import Any
 import docker
 import pytest
 
-from higgins import events, publishing
 from higgins.agents.agent import Agent
-from higgins.agents.docker_driver import DockerDriver
 from higgins.bus.base import Bus
-from higgins.bus.embedded import EmbeddedBus
 from higgins.events import EventType
 from higgins.processors import containers
 from higgins.processors.model import ContainerState
-from higgins.store.sqlite import SqliteStore
 from tests.integration.conftest import (
     Api,
     Higgins,
     docker_containers,
-    remove_host_containers,
+    local_agent,
     wait_for,
 )
+from tests.integration.conftest import stamped as recorded
 
 pytestmark = pytest.mark.docker
 
@@ -126,17 +123,8 @@ def test_a_container_the_user_stopped_stays_stopped_under_always(api: Api, bus: 
 
 @pytest.fixture
 def agent(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Agent]:
-    host = f"restarts-{uuidlib.uuid4().hex[:8]}"
-    agent = Agent(host, EmbeddedBus(tmp_path / "events.db"), SqliteStore(tmp_path / "views.db"),
-                  DockerDriver("unix:///var/run/docker.sock", "auto", host))
-    yield agent
-    remove_host_containers(docker_client, host)
-
-
-def recorded(kind: str, subject: str, **data: Any) -> events.Envelope:
-    return events.Envelope(id=str(uuidlib.uuid4()), type=kind, subject=subject, seq=0,
-                           time=publishing.utc_now(), project_id="p", user_id="u",
-                           request_id="req-1", data=dict(data))
+    with local_agent(tmp_path, docker_client, "restarts") as made:
+        yield made
 
 
 def exited_always(agent: Agent, docker_client: docker.DockerClient) -> str:
