@@ -2,7 +2,10 @@
 `higgins` service user, two tenant projects with reader / member / admin personas, and the
 `container` service with Higgins' endpoint in the catalog. Test credentials for a loopback-only
 Keystone; never for a real cloud.
-Usage: bootstrap.py KEYSTONE_URL ADMIN_PASSWORD HIGGINS_ENDPOINT"""
+Usage: bootstrap.py KEYSTONE_URL ADMIN_PASSWORD HIGGINS_ENDPOINT
+       bootstrap.py KEYSTONE_URL ADMIN_PASSWORD --service NAME TYPE ENDPOINT [USER]
+The second form registers another OpenStack service (Glance, Cinder, Heat...) in the catalog and,
+with USER, that service's own user with the service and admin roles in project `service`."""
 
 from __future__ import annotations
 
@@ -64,8 +67,14 @@ def main() -> None:
         user_id = keystone.ensure("users", user, {"domain_id": "default", "password": PASSWORD,
                                                   "default_project_id": projects[project]})
         keystone.call("PUT", f"/projects/{projects[project]}/users/{user_id}/roles/{roles[role]}")
-    service = keystone.ensure("services", "zun", {"type": "container", "enabled": True,
-                                                  "description": "Higgins (Zun v1 API)"})
+    register_service(keystone, "zun", "container", endpoint, "Higgins (Zun v1 API)")
+
+
+def register_service(keystone: Keystone, name: str, kind: str, endpoint: str,
+                     description: str) -> None:
+    """The catalog entry `name` of type `kind` with `endpoint` on all three interfaces."""
+    service = keystone.ensure("services", name, {"type": kind, "enabled": True,
+                                                 "description": description})
     existing = keystone.call("GET", f"/endpoints?service_id={service}")["endpoints"]
     for interface in ("public", "internal", "admin"):
         mine = [e for e in existing if e["interface"] == interface]
@@ -77,8 +86,25 @@ def main() -> None:
                 "region_id": "RegionOne"}})
 
 
+def register_other(url: str, admin_password: str, name: str, kind: str, endpoint: str,
+                   user: str | None) -> None:
+    """Another service's catalog entry and, when `user` is given, its service user."""
+    keystone = Keystone(url, admin_password)
+    register_service(keystone, name, kind, endpoint, f"{name} (test deployment for Higgins)")
+    if user:
+        project = keystone.ensure("projects", "service", {"domain_id": "default"})
+        user_id = keystone.ensure("users", user, {"domain_id": "default", "password": PASSWORD,
+                                                  "default_project_id": project})
+        for role in ("service", "admin"):
+            role_id = keystone.ensure("roles", role, {})
+            keystone.call("PUT", f"/projects/{project}/users/{user_id}/roles/{role_id}")
+
 if __name__ == "__main__":
     try:
-        main()
+        if len(sys.argv) > 3 and sys.argv[3] == "--service":
+            register_other(*sys.argv[1:3], *sys.argv[4:7],
+                           sys.argv[7] if len(sys.argv) > 7 else None)
+        else:
+            main()
     except urllib.error.HTTPError as error:
         sys.exit(f"Keystone answered {error.code}: {error.read().decode(errors='replace')}")
