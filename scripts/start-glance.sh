@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Glance (PyPI, pinned in scripts/glance/requirements.lock) in its own venv: glance-api alone (no
+# registry, no cache, no image import) on 127.0.0.1:9292, served by waitress, Keystone tokens, the
+# file store under /var/lib/higgins-glance/images and SQLite; registered in the catalog as `glance`
+# (type image) with its service user `glance`. Needs scripts/start-keystone.sh first.
+# Idempotent: installs once, db-syncs once, starts when nothing answers, waits until it does.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+ROOT=${HIGGINS_GLANCE_ROOT:-/var/lib/higgins-glance}
+PORT=9292
+URL=http://127.0.0.1:$PORT
+KEYSTONE=http://127.0.0.1:5000
+ADMIN_PASSWORD=${HIGGINS_KEYSTONE_ADMIN_PASSWORD:-admin-secret}
+VENV=$ROOT/venv
+answering() { curl -fsS -o /dev/null "$URL/healthcheck" 2>/dev/null; }
+
+mkdir -p "$ROOT/logs" "$ROOT/etc" "$ROOT/images" "$ROOT/staging" "$ROOT/tasks" "$ROOT/locks"
+"$here/pinned-venv.sh" "$VENV" "$here/glance/requirements.lock"
+sed -e "s#@ROOT@#$ROOT#g" -e "s#@VENV@#$VENV#g" "$here/glance/glance-api.conf.in" \
+  >"$ROOT/etc/glance-api.conf"
+export PYTHONWARNINGS=ignore::DeprecationWarning
+# glance.wsgi.api reads $OS_GLANCE_CONFIG_DIR/glance-api.conf when it is imported.
+export OS_GLANCE_CONFIG_DIR=$ROOT/etc
+
+"$VENV/bin/python" "$here/keystone/bootstrap.py" "$KEYSTONE" "$ADMIN_PASSWORD" \
+  --service glance image "$URL" glance
+
+stamp=$ROOT/.db-synced-$(sha256sum "$here/glance/requirements.lock" | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "==> glance-manage db_sync (SQLite at $ROOT/glance.db)"
+  "$VENV/bin/glance-manage" --config-file "$ROOT/etc/glance-api.conf" db_sync \
+    >>"$ROOT/logs/db-sync.log" 2>&1 || { tail -20 "$ROOT/logs/db-sync.log" >&2; exit 1; }
+  rm -f "$ROOT"/.db-synced-*
+  touch "$stamp"
+fi
+
+if ! answering; then
+  echo "==> starting glance-api on $URL (logs: $ROOT/logs)"
+  nohup "$VENV/bin/waitress-serve" --listen=127.0.0.1:$PORT --threads=4 \
+    --max-request-body-size=4294967296 --ident=glance \
+    glance.wsgi.api:application >"$ROOT/logs/stdout.log" 2>&1 &
+  echo $! >"$ROOT/glance-api.pid"
+  for _ in $(seq 1 120); do answering && break; sleep 0.5; done
+  answering || { tail -20 "$ROOT/logs/stdout.log" "$ROOT/logs/glance-api.log" >&2
+                 echo "glance-api did not answer" >&2; exit 1; }
+fi
