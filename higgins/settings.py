@@ -171,6 +171,26 @@ _OPTS = {
                      help="Seconds between the dispatcher's looks for due retries."),
         cfg.IntOpt("workers", default=8, min=1, help="Deliveries sent at once per process."),
     ],
+    "openstack": [
+        cfg.StrOpt("auth_url", default="",
+                   help="Keystone v3 URL for Higgins' own service user (Zun's [keystone_auth]), "
+                        "used where Zun acts as its service: the agents' Glance downloads and "
+                        "uploads. Empty: no OpenStack services besides Keystone tokens."),
+        cfg.StrOpt("username", default="higgins"),
+        cfg.StrOpt("password", default="", secret=True),
+        cfg.StrOpt("project_name", default="service"),
+        cfg.StrOpt("user_domain_id", default="default"),
+        cfg.StrOpt("project_domain_id", default="default"),
+        cfg.StrOpt("region_name", default="RegionOne",
+                   help="The catalog region of the OpenStack services Higgins uses."),
+        cfg.StrOpt("interface", default="public", choices=["public", "internal", "admin"]),
+    ],
+    "glance": [
+        cfg.BoolOpt("enabled", default=False,
+                    help="Zun's image_driver glance: containers from Glance images "
+                         "(container_format docker), commits uploaded to Glance. Needs "
+                         "[openstack] credentials."),
+    ],
     "restart": [
         cfg.FloatOpt("backoff_base", default=restarts.DEFAULT.base, min=0,
                      help="Seconds before the first restart a container's restart policy "
@@ -232,6 +252,20 @@ class AgentSettings:
 
 
 @dataclass(frozen=True)
+class OpenStackSettings:
+    """Higgins' service user in Keystone and which OpenStack services it uses."""
+    auth_url: str = ""  # empty: none
+    username: str = "higgins"
+    password: str = field(default="", repr=False)
+    project_name: str = "service"
+    user_domain_id: str = "default"
+    project_domain_id: str = "default"
+    region_name: str = "RegionOne"
+    interface: str = "public"
+    glance: bool = False
+
+
+@dataclass(frozen=True)
 class BusSettings:
     url: str
     log_url: str
@@ -255,6 +289,7 @@ class Settings:
     webhooks: WebhookSettings = WebhookSettings()
     scheduler: placement.Config = placement.DEFAULT
     restart: restarts.Backoff = restarts.DEFAULT
+    openstack: OpenStackSettings = OpenStackSettings()
 
 
 def library_config(settings: Settings) -> cfg.ConfigOpts:
@@ -310,7 +345,17 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
         scheduler=_scheduler(conf.scheduler),
         restart=restarts.Backoff(conf.restart.backoff_base, conf.restart.backoff_max,
                                  conf.restart.backoff_reset),
+        openstack=_openstack(conf),
     )
+
+
+def _openstack(conf: cfg.ConfigOpts) -> OpenStackSettings:
+    given = conf.openstack
+    if conf.glance.enabled and not given.auth_url:
+        raise cfg.Error("[glance] enabled needs [openstack] auth_url and credentials")
+    return OpenStackSettings(given.auth_url, given.username, given.password or "",
+                             given.project_name, given.user_domain_id, given.project_domain_id,
+                             given.region_name, given.interface, conf.glance.enabled)
 
 
 def _scheduler(given: cfg.ConfigOpts.GroupAttr) -> placement.Config:

@@ -15,6 +15,7 @@ from typing import Any
 from higgins import events, folding, publishing
 from higgins.agents import image_commands, reconcile, stats
 from higgins.agents.docker_driver import DockerDriver, DriverError
+from higgins.agents.glance_images import GlanceImages
 from higgins.agents.reconcile import Observed, Tracked
 from higgins.bus.base import Bus, command_stream, each
 from higgins.events import CommandType, EventType
@@ -33,7 +34,7 @@ class Agent:
     def __init__(self, host: str, bus: Bus, store: Store, driver: DockerDriver,
                  availability_zone: str = "nova", url: str = "",
                  labels: Mapping[str, str] | None = None,
-                 reserved_memory_mb: int = 0) -> None:
+                 reserved_memory_mb: int = 0, glance: GlanceImages | None = None) -> None:
         self.host = host
         self.availability_zone = availability_zone
         self.labels = dict(labels or {})  # [agent] labels, reported for the LabelFilter
@@ -42,6 +43,7 @@ class Agent:
         self._bus = bus
         self._store = store
         self._driver = driver
+        self._glance = glance  # Zun's glance image driver, when Higgins has Glance
         self._tracked: dict[str, Tracked] = {}
         self._origins: dict[str, events.Envelope] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -166,7 +168,7 @@ class Agent:
             "uuid": uuid, "event_id": command["id"], "request_id": command["request_id"]})
         if image_commands.is_image_work(command):
             with self._lock(uuid):
-                drafts = image_commands.run(self._driver, self.host, command)
+                drafts = image_commands.run(self._driver, self.host, command, self._glance)
                 publishing.publish_outcome(self._bus, command, Outcome(events=tuple(drafts)))
             return
         if not waited and float(command["data"].get("delay") or 0) > 0:
@@ -246,7 +248,7 @@ class Agent:
     def _create(self, uuid: str, spec: dict[str, Any]) -> Drafts:
         self._tracked[uuid] = Tracked(Status.CREATING, bool(spec.get("auto_remove")),
                                       int(spec.get("generation") or 0))
-        self._driver.ensure_image(spec["image"], spec.get("image_pull_policy"))
+        spec = self._with_image(spec)
         if spec.get("capsule_id"):
             with self._lock(events.capsule_subject(spec["capsule_id"])):
                 self._driver.ensure_sandbox(spec["capsule_id"], spec.get("project_id", ""))
@@ -278,7 +280,7 @@ class Agent:
         if observed is not None and spec.get("container_id") and \
                 observed.container_id != spec["container_id"]:
             return [_rebuilt(uuid, observed.container_id, observed.state == "running")]
-        self._driver.ensure_image(spec["image"], spec.get("image_pull_policy"))
+        spec = self._with_image(spec)
         self._driver.remove(uuid, force=True)
         container_id, _ = self._driver.create(uuid, spec)
         if spec.get("injected_files"):
@@ -286,6 +288,18 @@ class Agent:
         if spec.get("run"):
             self._driver.act(uuid, "start")
         return [_rebuilt(uuid, container_id, bool(spec.get("run")))]
+
+    def _with_image(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The spec, its image now on this host: pulled by Docker, or loaded from Glance (the
+        spec then names the local copy)."""
+        if spec.get("image_driver") != "glance":
+            self._driver.ensure_image(spec["image"], spec.get("image_pull_policy"))
+            return spec
+        if self._glance is None:
+            raise DriverError(f"Host {self.host} has no Glance configured ([glance] enabled), "
+                              "so it cannot run a container from a Glance image.")
+        return {**spec, "image": self._glance.ensure(spec["glance_image"],
+                                                     spec.get("image_pull_policy"))}
 
     def _simple(self, verb: str, result: EventType) -> Callable[[str, dict[str, Any]], Drafts]:
         def run(uuid: str, data: dict[str, Any]) -> Drafts:

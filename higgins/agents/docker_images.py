@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -93,6 +94,32 @@ class ImageOps:
             return True
         except docker.errors.ImageNotFound:
             return False
+
+    def has_image(self, name: str) -> bool:
+        return self._has_image(name)
+
+    def load_image(self, path: Path, name: str) -> None:
+        """Load a saved image (`docker save`'s tarball) and tag it `name`."""
+        repository, tag = docker.utils.parse_repository_tag(name)
+        try:
+            with path.open("rb") as data:
+                loaded = self._client.images.load(data)
+            if not loaded:
+                raise DriverError(f"The image data for {name} held no image.")
+            loaded[0].tag(repository, tag or "latest")
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker could not load image {name}: {explain(error)}") \
+                from error
+
+    def save_image(self, name: str, path: Path) -> None:
+        """Write `docker save name` (the image and its layers, as a tarball) to `path`."""
+        try:
+            with path.open("wb") as out:
+                for chunk in self._client.api.get_image(name):
+                    out.write(chunk)
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker could not save image {name}: {explain(error)}") \
+                from error
 
     def pull_image(self, repo: str, tag: str, policy: str | None) -> tuple[str, int]:
         """An admin's pull of repo:tag (always, unless the policy says otherwise): Docker's id

@@ -8,12 +8,14 @@ from typing import Any
 
 from higgins import events
 from higgins.agents.docker_driver import DockerDriver, DriverError
+from higgins.agents.glance_images import GlanceImages
 from higgins.events import CommandType, EventType
 
 Drafts = list[events.Draft]
 
 
-def run(driver: DockerDriver, host: str, command: events.Envelope) -> Drafts:
+def run(driver: DockerDriver, host: str, command: events.Envelope,
+        glance: GlanceImages | None = None) -> Drafts:
     """The events that report one image command (a pull or a delete) or a commit."""
     kind, subject, data = command["type"], command["subject"], command["data"]
     if kind == CommandType.IMAGE_PULL:
@@ -21,7 +23,7 @@ def run(driver: DockerDriver, host: str, command: events.Envelope) -> Drafts:
     if kind == CommandType.IMAGE_DELETE:
         return _delete(driver, subject, data)
     if kind == CommandType.COMMIT:
-        return _commit(driver, host, subject, data)
+        return _commit(driver, host, subject, data, glance)
     raise ValueError(f"not an image command: {kind}")
 
 
@@ -47,12 +49,18 @@ def _delete(driver: DockerDriver, subject: str, data: dict[str, Any]) -> Drafts:
     return [events.Draft(EventType.IMAGE_DELETED, subject, {})]
 
 
-def _commit(driver: DockerDriver, host: str, uuid: str, data: dict[str, Any]) -> Drafts:
+def _commit(driver: DockerDriver, host: str, uuid: str, data: dict[str, Any],
+            glance: GlanceImages | None) -> Drafts:
     """The container's action finishes (committed or commit.failed), and a committed image
-    begins its own history on the image's subject."""
+    begins its own history on the image's subject. With glance, the image is uploaded into
+    the Glance image the API reserved before the commit counts as done."""
     image_uuid = data["image_uuid"]
     try:
         image_id, size = driver.commit(uuid, data["repository"], data["tag"])
+        if data.get("glance"):
+            if glance is None:
+                raise DriverError(f"Host {host} has no Glance configured to upload into.")
+            glance.upload(image_uuid, f"{data['repository']}:{data['tag']}")
     except DriverError as error:
         return [events.Draft(EventType.COMMIT_FAILED, uuid,
                              {"image_uuid": image_uuid, "reason": str(error)})]

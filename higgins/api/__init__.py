@@ -20,6 +20,7 @@ from higgins.api import (
     containers,
     errors,
     events,
+    glance,
     host_calls,
     hosts,
     images,
@@ -46,7 +47,8 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory,
                quota: QuotaDefaults | None = None,
                service_down_time: float = 60.0,
                max_request_body_size: int = bodies.DEFAULT_MAX_BYTES,
-               allowed_networks: tuple[str, ...] = ()) -> flask.Flask:
+               allowed_networks: tuple[str, ...] = (),
+               openstack: config.OpenStackSettings | None = None) -> flask.Flask:
     """The API; noauth until auth.require_tokens() puts Keystone in front of it."""
     app = flask.Flask("higgins")
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -54,7 +56,8 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory,
                                          policy=policy or Policy(),
                                          quota=quota or QuotaDefaults(),
                                          service_down_time=service_down_time,
-                                         allowed_networks=allowed_networks)
+                                         allowed_networks=allowed_networks,
+                                         openstack=openstack or config.OpenStackSettings())
     app.url_map.strict_slashes = False
     app.wsgi_app = _collapse_slashes(app.wsgi_app)  # type: ignore[method-assign]
     errors.register(app)
@@ -64,6 +67,7 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory,
     app.register_blueprint(actions.blueprint)
     app.register_blueprint(hosts.blueprint)
     app.register_blueprint(images.blueprint)
+    app.register_blueprint(glance.blueprint)
     app.register_blueprint(capsules.blueprint)
     app.register_blueprint(quotas.blueprint)
     app.register_blueprint(events.blueprint)
@@ -84,7 +88,7 @@ def configured_app(settings: config.Settings, bus: Bus, store: Store,
     library = config.library_config(settings)
     app = create_app(bus, store, agents, Policy(library), settings.quota,
                      settings.api.service_down_time, settings.api.max_request_body_size,
-                     settings.webhooks.allowed_networks)
+                     settings.webhooks.allowed_networks, settings.openstack)
     if settings.api.auth_strategy == "keystone":
         auth.require_tokens(app, library)
     return app

@@ -11,7 +11,7 @@ from typing import Any
 import flask
 
 from higgins import events, folding, publishing
-from higgins.api import errors, paging, parsing, quotas, views
+from higgins.api import errors, glance, paging, parsing, quotas, views
 from higgins.api.identity import Caller, current_caller
 from higgins.api.microversions import Version
 from higgins.api.services import Services, allowed, authorize, granted_flag, services
@@ -65,6 +65,8 @@ def create() -> Any:
     body = parsing.json_body()
     _authorize_create_fields(body)
     spec = parsing.container_spec(body, _version(), run)
+    if glance.driver_of(body.get("image_driver")) == "glance":
+        spec.update(image_driver="glance", glance_image=glance.resolve(spec["image"]))
     new_uuid = str(uuidlib.uuid4())
     spec["name"] = spec["name"] or f"higgins-{new_uuid[:8]}"
     # Not given back if the publish fails: the event may be durable all the same (a lost
@@ -144,6 +146,14 @@ def show(ident: str) -> Any:
     return _render(state)
 
 
+def refuse_unless_allowed(state: ContainerState, action: Action) -> None:
+    """409 when the container's status does not allow `action` (Zun's matrix), before any
+    work outside Higgins is done for it."""
+    refusal = containers.check(state, action)
+    if refusal is not None:
+        raise errors.conflict(refusal.detail)
+
+
 def act_on(state: ContainerState, action: Action,
             params: dict[str, Any] | None = None) -> ContainerState:
     decision = containers.decide(state, action, params)
@@ -211,13 +221,16 @@ def rebuild(ident: str) -> Any:
     state = lookup(ident, "container:rebuild")
     parsing.reject_unknown_query("image", "image_driver", "run")
     image = flask.request.args.get("image") or None
-    driver = flask.request.args.get("image_driver")
-    if driver not in (None, "", "docker"):
-        raise errors.bad_request(f"Invalid input for query parameter 'image_driver': "
-                                 f"{driver!r}; Higgins has the docker image driver only.")
-    if image is not None:
+    given = flask.request.args.get("image_driver")
+    driver = glance.driver_of(given or state.image_driver)
+    if image is not None and driver == "docker":
         image = parsing.container_image(image)
-    act_on(state, Action.REBUILD, {"image": image} if image else {})
+    params: dict[str, Any] = {}
+    if image is not None or given:
+        params = {"image": image or state.image, "image_driver": driver}
+        if driver == "glance":
+            params["glance_image"] = glance.resolve(params["image"])
+    act_on(state, Action.REBUILD, params)
     return flask.Response(status=202)
 
 

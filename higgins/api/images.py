@@ -10,8 +10,8 @@ from typing import Any
 import flask
 
 from higgins import events, folding
-from higgins.api import errors, hosts, paging, parsing
-from higgins.api.containers import act_on, lookup, request_envelope
+from higgins.api import errors, glance, hosts, paging, parsing
+from higgins.api.containers import act_on, lookup, refuse_unless_allowed, request_envelope
 from higgins.api.services import authorize, services
 from higgins.events import EventType
 from higgins.processors import images
@@ -117,17 +117,22 @@ def delete(image_id: str) -> Any:
 @blueprint.post("/v1/containers/<ident>/commit")
 def commit(ident: str) -> Any:
     """Zun's commit: the container's filesystem becomes repository:tag, a local image on the
-    container's host. 202 with the new image's uuid; it is listed once the agent made it."""
+    container's host, uploaded to Glance when Higgins has it (the 202's uuid is then Glance's
+    image id). The image is listed once the agent made it."""
     state = lookup(ident, "container:commit")
     parsing.reject_unknown_query("repository", "tag")
     repo, tag = split_reference(parsing.required_query("repository"),
                                 flask.request.args.get("tag") or None)
-    image_uuid = str(uuidlib.uuid4())
-    params = {"image_uuid": image_uuid, "repository": repo, "tag": tag}
+    params: dict[str, Any] = {"image_uuid": str(uuidlib.uuid4()), "repository": repo,
+                              "tag": tag}
     problems = events.schema_errors("events", "container.commit.requested", params)
     if problems:
         raise errors.bad_request(f"Invalid repository or tag: {'; '.join(problems)}.")
+    refuse_unless_allowed(state, Action.COMMIT)
+    if glance.enabled():  # as Zun: the image goes to Glance, named after the repository
+        params.update(image_uuid=glance.reserve(repo, tag), glance=True)
     act_on(state, Action.COMMIT, params)
+    image_uuid = params["image_uuid"]
     response = flask.jsonify({"uuid": image_uuid})
     response.status_code = 202
     return response

@@ -67,11 +67,3 @@ for _method in sorted(set(_ACTION_METHODS.values())):
 for _method, _path, _rule in _RESOURCE_OPERATIONS:
     blueprint.add_url_rule(_path, endpoint=_rule, view_func=_resource(_rule, _path),
                            methods=[_method])
-
-
-def _image_search() -> Any:
-    authorize("image:search")
-    return _missing("image search (it needs a registry index such as Docker Hub or Glance)")
-
-
-blueprint.add_url_rule("/v1/images/search", view_func=_image_search, methods=["GET"])

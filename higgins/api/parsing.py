@@ -250,8 +250,6 @@ def _refuse_unsupported(body: Mapping[str, Any]) -> None:
     if any(g != "default" for g in groups):
         raise errors.bad_request("Security groups other than 'default' need networking "
                                  "(Neutron), which is not implemented yet.")
-    if body.get("image_driver") == "glance":
-        raise errors.bad_request("image_driver 'glance' is not supported yet; use 'docker'.")
     if body.get("runtime") not in (None, "", "runc"):
         raise errors.bad_request(f"Runtime {body['runtime']!r} is not available; use 'runc'.")
 

@@ -91,7 +91,7 @@ _OTHER_RULES: dict[str, tuple[str, str]] = {
     "image:get_all": (ADMIN, "GET /v1/images"),
     "image:get_one": (ADMIN, "GET /v1/images/{id}"),
     "image:delete": (ADMIN, "DELETE /v1/images/{id}"),
-    "image:search": (READER, "GET /v1/images/search (not implemented yet)"),
+    "image:search": (READER, "GET /v1/images/{image}/search"),
     "network:create": (ADMIN, "POST /v1/networks (not implemented yet)"),
     "network:delete": (ADMIN, "DELETE /v1/networks/{id} (not implemented yet)"),
     "registry:create": (MEMBER, "POST /v1/registries (not implemented yet)"),

@@ -12,6 +12,7 @@ from higgins.api.identity import Caller, current_caller
 from higgins.api.policy import Policy
 from higgins.bus.base import Bus
 from higgins.processors.quotas import Defaults as QuotaDefaults
+from higgins.settings import OpenStackSettings
 from higgins.store.base import Store
 
 
@@ -39,6 +40,7 @@ class Services:
     quota: QuotaDefaults
     service_down_time: float = 60.0  # seconds without a host report before its service is down
     allowed_networks: tuple[str, ...] = ()  # CIDRs webhooks may reach although internal
+    openstack: OpenStackSettings = OpenStackSettings()  # Glance, Neutron, Cinder (or none)
 
 
 def services() -> Services:

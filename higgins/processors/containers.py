@@ -87,7 +87,8 @@ def decide(
         data = {"force": action == Action.DELETE_FORCE, "stop": action != Action.DELETE}
     if action is Action.REBUILD:
         # As Zun: the rebuilt container runs again if it was running when asked.
-        data = {**({"image": data["image"]} if data.get("image") else {}),
+        kept = ("image", "image_driver", "glance_image") if data.get("image") else ()
+        data = {**{key: data[key] for key in kept if key in data},
                 "run": state.status is S.RUNNING}
     return events.Draft(_REQUESTED[action], state.uuid, data)
 
@@ -119,6 +120,8 @@ def created_state(envelope: events.Envelope) -> ContainerState:
         interactive=bool(spec.get("interactive")),
         tty=bool(spec.get("tty")),
         image_pull_policy=spec.get("image_pull_policy"),
+        image_driver=spec.get("image_driver") or "docker",
+        glance_image=dict(spec.get("glance_image") or {}),
         requested_host=spec.get("requested_host"),
         injected_files=dict(spec.get("injected_files") or {}),
         capsule_id=spec.get("capsule_id"),
@@ -234,9 +237,11 @@ def _updated(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
 
 
 def _rebuild_requested(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
+    image = {} if "image" not in data else {
+        "image": data["image"], "image_driver": data.get("image_driver") or "docker",
+        "glance_image": dict(data.get("glance_image") or {})}
     return state.evolve(status=S.REBUILDING, task_state=TaskState.REBUILDING,
-                        image=data.get("image", state.image), manually_stopped=False,
-                        restart_count=0, restart_step=0)
+                        manually_stopped=False, restart_count=0, restart_step=0, **image)
 
 
 def _rebuilt(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
@@ -370,6 +375,8 @@ def create_command(state: ContainerState, host: str) -> events.CommandDraft:
         "interactive": state.interactive,
         "tty": state.tty,
         "image_pull_policy": state.image_pull_policy,
+        **({"image_driver": "glance", "glance_image": dict(state.glance_image)}
+           if state.image_driver == "glance" else {}),
         "run": state.run,
         "project_id": state.project_id,
         "injected_files": dict(state.injected_files),

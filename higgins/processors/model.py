@@ -123,6 +123,10 @@ class ContainerState:
     interactive: bool = False
     tty: bool = False
     image_pull_policy: str | None = None
+    # Zun's image drivers: docker (a registry), or glance: the Glance image it was made from,
+    # as the create resolved it for the caller (id, name, size, checksum to verify)
+    image_driver: str = "docker"
+    glance_image: dict[str, Any] = field(default_factory=dict)
     requested_host: str | None = None  # Zun 1.39: an admin's choice of host
     injected_files: dict[str, str] = field(default_factory=dict)  # path -> base64 (Zun 1.25)
     capsule_id: str | None = None  # the capsule whose network namespace it shares

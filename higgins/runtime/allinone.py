@@ -16,6 +16,7 @@ from higgins import api, folding
 from higgins import store as stores
 from higgins.agents.agent import Agent
 from higgins.agents.docker_driver import DockerDriver
+from higgins.agents.glance_images import GlanceImages
 from higgins.api.agent_calls import LocalAgents
 from higgins.bus.embedded import EmbeddedBus
 from higgins.runtime.processing import Processors
@@ -75,7 +76,9 @@ def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOn
              f"{inventory.cpus:g} CPUs, {inventory.memory_mb} MiB")
     agent = Agent(agent_settings.host, bus, store, driver, agent_settings.availability_zone,
                   labels=dict(agent_settings.labels),
-                  reserved_memory_mb=agent_settings.reserved_host_memory_mb)
+                  reserved_memory_mb=agent_settings.reserved_host_memory_mb,
+                  glance=GlanceImages.configured(settings.openstack, driver,
+                                                 settings.state_path / "images"))
     agent.report()
     folding.current_host(bus, store, agent_settings.host)
     progress(f"agent on host {agent_settings.host!r} reported; reconciling with Docker")

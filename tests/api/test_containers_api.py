@@ -234,7 +234,7 @@ def test_list_pages_with_limit_and_marker(client: Any) -> None:
         pytest.param("GET", "/v1/containers/{uuid}/attach", id="attach"),
         pytest.param("POST", "/v1/containers/{uuid}/network_attach?network=x", id="network"),
         pytest.param("GET", "/v1/registries", id="registries"),
-        pytest.param("GET", "/v1/images/search?image=busybox", id="image-search"),
+        pytest.param("GET", "/v1/images/busybox/search", id="docker-image-search"),
     ],
 )
 def test_zun_features_not_built_yet_answer_501_saying_so(client: Any, method: str,

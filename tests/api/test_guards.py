@@ -25,7 +25,7 @@ from tests.api.test_services_api import report
 
 # What stands in for each path parameter; {container}, {capsule}, {image}: p1's (`guarded`).
 _ARGUMENTS = {"project_id": "p1", "quota_class_name": "default", "request_id": "req-1",
-              "host": "node-1", "rest": "x", "image_id": "{image}",
+              "host": "node-1", "rest": "x", "image_id": "{image}", "image_name": "busybox",
               "subscription_id": "{subscription}"}
 _PARAMETER = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 
@@ -66,7 +66,7 @@ OPEN_TO_MEMBERS = {
     ("GET", "/"), ("GET", "/v1"), ("GET", "/v1/"), ("GET", "/v1/openapi.json"),
     ("GET", "/v1/containers"), ("POST", "/v1/containers"),
     ("GET", "/v1/capsules"), ("POST", "/v1/capsules"),
-    ("GET", "/v1/availability_zones"), ("GET", "/v1/images/search"),
+    ("GET", "/v1/availability_zones"), ("GET", "/v1/images/busybox/search"),
     ("GET", "/v1/registries"), ("POST", "/v1/registries"), ("GET", "/v1/registries/x"),
     ("PATCH", "/v1/registries/x"), ("DELETE", "/v1/registries/x"),
     ("GET", "/v1/subscriptions"), ("POST", "/v1/subscriptions"), ("GET", "/v1/events"),

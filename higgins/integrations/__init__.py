@@ -1,0 +1,1 @@
+"""EDGE: the other OpenStack services (Glance, Neutron, Cinder) through openstacksdk."""
