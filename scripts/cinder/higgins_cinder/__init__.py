@@ -1,0 +1,1 @@
+"""Higgins' own Cinder volume driver (driver.SparseFileDriver), loaded by cinder-volume."""
