@@ -13,11 +13,14 @@ URL=http://127.0.0.1:$PORT
 VENV=$ROOT/venv
 answering() { curl -fsS -o /dev/null "$URL/auth/login/" 2>/dev/null; }
 
-if ! dpkg -s chromium chromium-driver >/dev/null 2>&1; then
-  echo "==> apt-get install chromium chromium-driver"
+# Debian's own builds (the version is the security archive's current one: older ones leave it).
+# Without its recommends (udev, upower, a printer dialog, a notification daemon), but with a font.
+browser=(chromium chromium-driver fonts-liberation)
+if ! dpkg -s "${browser[@]}" >/dev/null 2>&1; then
+  echo "==> apt-get install ${browser[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 ||
-    { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
+  apt-get install -y -qq --no-install-recommends "${browser[@]}" >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${browser[@]}" >/dev/null; }
 fi
 
 mkdir -p "$ROOT/logs"
