@@ -78,15 +78,18 @@ class Walk:
         self.steps[step] = round(now - self._started, 2)
         self._started = now
 
-    def reload_until(self, probe: Callable[[], Any], timeout: float = STEP_TIMEOUT) -> Any:
+    def reload_until(self, probe: Callable[[], Any], what: str,
+                     timeout: float = STEP_TIMEOUT) -> Any:
         """Reload the page until `probe` holds once it has settled: zun-ui's table does not
         poll, nor does it refresh after a create (see the create step)."""
         deadline = time.monotonic() + timeout
         while True:
             self.settled()
             seen = probe()
-            if seen or time.monotonic() > deadline:
+            if seen:
                 return seen
+            if time.monotonic() > deadline:
+                raise TimeoutException(f"{what}: not seen within {timeout} s")
             self.browser.refresh()
 
 
@@ -129,7 +132,7 @@ def launch(walk: Walk, name: str, command: str) -> None:
 def see_running(walk: Walk, name: str) -> str | None:
     # zun-ui 18's createContainer chains the removed $http .error() on Horizon 27's promise:
     # the POST is sent, then the script stops, the modal closes and the table is not reloaded.
-    walk.reload_until(lambda: row_status(walk, name) == "Running")
+    walk.reload_until(lambda: row_status(walk, name) == "Running", f"{name} Running")
     walk.done("running")
     return row_status(walk, name)
 
@@ -144,7 +147,7 @@ def read_logs(walk: Walk, name: str, line: str) -> tuple[str, str]:
         text: str = walk.browser.find_element(By.CSS_SELECTOR, "pre.logs").text
         return text if line in text else ""
 
-    text = walk.reload_until(logs) or walk.browser.find_element(By.CSS_SELECTOR, "pre.logs").text
+    text: str = walk.reload_until(logs, f"{line!r} in the Logs tab")
     walk.done("logs")
     return uuid, text
 
@@ -158,9 +161,9 @@ def delete(walk: Walk, name: str) -> bool:
     walk.done("delete-confirm")
     confirm.click()
     walk.wait(shown.url_contains("/project/container/containers"))
-    gone = walk.reload_until(lambda: row_status(walk, name) is None)
+    walk.reload_until(lambda: row_status(walk, name) is None, f"{name} gone from the table")
     walk.done("deleted")
-    return bool(gone)
+    return row_status(walk, name) is None
 
 
 def main() -> None:
@@ -183,12 +186,11 @@ def main() -> None:
                   if entry["level"] == "SEVERE"]
         print(json.dumps({"status": status, "uuid": uuid, "logs": logs, "gone": gone,
                           "steps": walk.steps, "errors": errors}))
-    except (TimeoutException, WebDriverException):
+    except WebDriverException as error:  # a TimeoutException among them
         browser.save_screenshot(str(screenshots / "failed.png"))
         (screenshots / "failed.html").write_text(browser.page_source)
-        print(f"steps done: {walk.steps}; the page is in {screenshots}/failed.*",
-              file=sys.stderr)
-        raise
+        sys.exit(f"{error.msg or type(error).__name__} at {browser.current_url}\n"
+                 f"steps done: {walk.steps}; the page is in {screenshots}/failed.*")
     finally:
         browser.quit()
 
