@@ -1,0 +1,1 @@
+"""Neutron server-side pieces for Higgins hosts: the ML2 mechanism driver `higgins` (bindings)."""
