@@ -1,0 +1,114 @@
+"""Heat, unchanged, driving Higgins: the heat-api and heat-engine of scripts/start-heat.sh
+(openstack-heat 27 with python-zunclient 5.5.0) run OS::Zun::Container stacks for demo_member,
+through openstacksdk's orchestration proxy, against a Higgins behind the real Keystone in a
+catalog region of its own. The stack requests carry that region in X-Region-Name: heat-api
+hands it to the engine, which keeps it with the stack's credentials and finds Zun there.
+Heat 27 has no OS::Zun::Capsule resource (OS::Zun::Container is its only Zun resource)."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import openstack
+import pytest
+import requests
+
+from tests.integration.conftest import Api, Higgins, docker_containers, wait_for
+from tests.integration.test_clients import Catalog, keystone_cloud
+from tests.integration.test_keystone import KEYSTONE
+
+pytestmark = [pytest.mark.heat, pytest.mark.keystone, pytest.mark.docker]
+
+HEAT = "http://127.0.0.1:8004"
+SETTLED = 60  # seconds for a stack action to complete
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory,
+          docker_client: docker.DockerClient) -> Iterator[tuple[Higgins, Catalog]]:
+    answer = requests.get(f"{HEAT}/healthcheck", timeout=10)
+    assert answer.status_code == 200, "Heat does not answer: run scripts/start-heat.sh"
+    with keystone_cloud("embedded", tmp_path_factory.mktemp("heat"), docker_client) as cloud:
+        yield cloud
+
+
+@pytest.fixture(scope="module")
+def heat(cloud: tuple[Higgins, Catalog]) -> Iterator[Any]:
+    """demo_member's orchestration proxy; its stacks use the Zun of the test's region."""
+    _, catalog = cloud
+    connection = openstack.connect(
+        auth_url=KEYSTONE, username="demo_member", password="secret", project_name="demo",
+        user_domain_id="default", project_domain_id="default", region_name="RegionOne",
+        load_yaml_config=False, load_envvars=False)
+    connection.orchestration.additional_headers["X-Region-Name"] = catalog.region
+    yield connection.orchestration
+    connection.close()
+
+
+def container_template(name: str, cpu: float, memory: int, command: str) -> dict[str, Any]:
+    return {
+        "heat_template_version": "2018-08-31",
+        "resources": {"box": {"type": "OS::Zun::Container", "properties": {
+            "name": name, "image": "busybox:local", "command": command, "cpu": cpu,
+            "memory": memory, "labels": {"app": "heat-test"}}}},
+        "outputs": {"name": {"value": {"get_attr": ["box", "name"]}}},
+    }
+
+
+def settle(heat: Any, stack: Any, status: str) -> Any:
+    failed = status.replace("COMPLETE", "FAILED")
+    done = heat.wait_for_status(heat.get_stack(stack.id), status, failures=[failed],
+                                interval=0.5, wait=SETTLED)
+    return done
+
+
+def container_of(heat: Any, stack: Any) -> str:
+    """The physical id (the Higgins container uuid) of the stack's `box`."""
+    resources = {r.name: r for r in heat.resources(stack)}
+    return str(resources["box"].physical_resource_id)
+
+
+def test_a_stack_creates_updates_replaces_and_deletes_a_container(
+        cloud: tuple[Higgins, Catalog], heat: Any, docker_client: docker.DockerClient) -> None:
+    server, _ = cloud
+    higgins = Api(server.url, server.auth_headers)
+    name = f"heat-{uuidlib.uuid4().hex[:6]}"
+    stack = heat.create_stack(name=f"stack-{name}",
+                              template=container_template(name, 0.5, 128, "sleep 300"))
+    try:
+        settle(heat, stack, "CREATE_COMPLETE")
+        uuid = container_of(heat, stack)
+        shown = higgins.wait_status(uuid, "Running")
+        assert (shown["name"], shown["image"]) == (name, "busybox:local")
+        assert shown["command"] == ["sleep", "300"]
+        assert (float(shown["cpu"]), int(shown["memory"])) == (0.5, 128)
+        assert shown["labels"] == {"app": "heat-test"}
+        [running] = docker_containers(docker_client, uuid)
+        assert running.status == "running"
+        assert heat.get_stack(stack.id).outputs[0]["output_value"] == name
+
+        # name, cpu and memory are updated in place: the same container follows
+        renamed = f"{name}-2"
+        heat.update_stack(stack, template=container_template(renamed, 1.0, 256, "sleep 300"))
+        settle(heat, stack, "UPDATE_COMPLETE")
+        assert container_of(heat, stack) == uuid
+        shown = higgins.wait_status(uuid, "Running")
+        assert (shown["name"], float(shown["cpu"]), int(shown["memory"])) == (renamed, 1.0, 256)
+
+        # the command is not updatable: Heat replaces the container
+        heat.update_stack(stack, template=container_template(renamed, 1.0, 256, "sleep 301"))
+        settle(heat, stack, "UPDATE_COMPLETE")
+        replacement = container_of(heat, stack)
+        assert replacement != uuid
+        assert higgins.wait_status(replacement, "Running")["command"] == ["sleep", "301"]
+        higgins.wait_gone(uuid)
+        wait_for(lambda: not docker_containers(docker_client, uuid), 30, f"{uuid} removed")
+    finally:
+        heat.delete_stack(stack)
+        heat.wait_for_delete(stack, interval=0.5, wait=SETTLED)
+    higgins.wait_gone(replacement)
+    wait_for(lambda: not docker_containers(docker_client, replacement), 30,
+             f"{replacement} removed")
