@@ -7,7 +7,7 @@
 # RabbitMQ vhost `cinder`; registered in the catalog as `cinder` (type block-storage) with its
 # service user `cinder`. Needs scripts/start-keystone.sh and scripts/start-rabbitmq.sh first.
 # Idempotent: installs once, db-syncs once, starts what is not running (all three again when
-# scripts/cinder changed), waits until the API answers and both services report up.
+# scripts/cinder changed), waits until a volume can be scheduled (scripts/cinder/ready.py).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 ROOT=${HIGGINS_CINDER_ROOT:-/var/lib/higgins-cinder}
@@ -17,6 +17,7 @@ KEYSTONE=http://127.0.0.1:5000
 ADMIN_PASSWORD=${HIGGINS_KEYSTONE_ADMIN_PASSWORD:-admin-secret}
 VENV=$ROOT/venv
 CONF=$ROOT/etc/cinder.conf
+POOL=higgins-cinder@local#local  # [DEFAULT] host @ backend # its volume_backend_name
 answering() { curl -sS -o /dev/null "$URL/" 2>/dev/null; }
 running() {  # running NAME: its pid file names a live process started on our config
   local pid
@@ -32,11 +33,7 @@ stop() {  # stop NAME: the process of its pid file (and cinder-volume's backend 
   for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.25; done
   kill -KILL "$pid" 2>/dev/null || true
 }
-services_up() {  # cinder-scheduler and cinder-volume both registered and reporting
-  local list
-  list=$("$VENV/bin/cinder-manage" --config-file "$CONF" service list 2>/dev/null) || return 1
-  echo "$list" | grep -q '^cinder-scheduler .*:-)' && echo "$list" | grep -q '^cinder-volume .*:-)'
-}
+ready() { "$VENV/bin/python" "$here/cinder/ready.py" "$URL" "$KEYSTONE" "$ADMIN_PASSWORD" "$POOL"; }
 fail() {
   tail -n 15 "$ROOT"/logs/*.log >&2 || true
   echo "$1" >&2
@@ -90,6 +87,5 @@ for name in scheduler volume; do
   fi
 done
 [ -n "$started" ] && echo "==> started cinder-{${started# }} on $URL (logs: $ROOT/logs)"
-for _ in $(seq 1 240); do answering && services_up && break; sleep 0.5; done
-answering || fail "cinder-api did not answer on $URL"
-services_up || fail "cinder-scheduler and cinder-volume did not both report up"
+for _ in $(seq 1 240); do ready >/dev/null && exit 0; sleep 0.5; done
+fail "Cinder is not ready: $(ready)"
