@@ -72,9 +72,6 @@ if [ ! -f "$schema" ]; then
   touch "$schema"
 fi
 
-"$VENV/bin/python" "$here/keystone/bootstrap.py" "$KEYSTONE" "$KEYSTONE_ADMIN_PASSWORD" \
-  --service neutron network "$URL" neutron
-
 # Processes started from other code or config are restarted (running.sha records which).
 code=$(cat "$here/neutron/serve.py" "$ROOT/neutron.conf" "$ROOT/ml2_conf.ini" |
   sha256sum | cut -c1-16)-$package_sum
@@ -91,13 +88,16 @@ if ! alive rpc; then
     >"$ROOT/logs/rpc-stdout.log" 2>&1 &
   echo $! >"$ROOT/rpc.pid"
 fi
-if ! answering; then
+if ! answering && ! alive api; then
   echo "==> starting Neutron API on $URL (logs: $ROOT/logs)"
   nohup "$VENV/bin/python" "$here/neutron/serve.py" "$ROOT" "$PORT" "$ROOT/logs/neutron-api.log" \
     >"$ROOT/logs/api-stdout.log" 2>&1 &
   echo $! >"$ROOT/api.pid"
-  for _ in $(seq 1 240); do answering && break; alive api || break; sleep 0.25; done
-  answering || fail neutron-api.log "Neutron API did not answer on $URL"
 fi
+# The catalog entry and service user, while the processes boot.
+"$VENV/bin/python" "$here/keystone/bootstrap.py" "$KEYSTONE" "$KEYSTONE_ADMIN_PASSWORD" \
+  --service neutron network "$URL" neutron
+for _ in $(seq 1 240); do answering && break; alive api || break; sleep 0.25; done
+answering || fail neutron-api.log "Neutron API did not answer on $URL"
 for _ in $(seq 1 120); do consuming && break; alive rpc || break; sleep 0.5; done
 consuming || fail neutron-rpc.log "neutron-rpc-server does not consume q-plugin on vhost neutron"
