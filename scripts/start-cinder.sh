@@ -86,6 +86,6 @@ for name in scheduler volume; do
     started="$started $name"
   fi
 done
-[ -n "$started" ] && echo "==> started cinder-{${started# }} on $URL (logs: $ROOT/logs)"
+[ -n "$started" ] && echo "==> started Cinder:$started on $URL (logs: $ROOT/logs)"
 for _ in $(seq 1 240); do ready >/dev/null && exit 0; sleep 0.5; done
 fail "Cinder is not ready: $(ready)"
