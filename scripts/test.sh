@@ -10,6 +10,9 @@ scripts/start-cassandra.sh
 scripts/start-rabbitmq.sh
 scripts/start-kafka.sh
 scripts/start-keystone.sh
+scripts/start-glance.sh
+scripts/start-neutron.sh
+scripts/start-horizon.sh
 scripts/install-clients.sh
 scripts/install-tempest.sh
 scripts/install-schemathesis.sh

@@ -67,6 +67,11 @@ def main() -> None:
         user_id = keystone.ensure("users", user, {"domain_id": "default", "password": PASSWORD,
                                                   "default_project_id": projects[project]})
         keystone.call("PUT", f"/projects/{projects[project]}/users/{user_id}/roles/{roles[role]}")
+        if user == "higgins":
+            # as Zun's install guide has it for the zun user: Glance lets the agents fetch
+            # and upload a tenant's images as the service user only with admin
+            keystone.call("PUT", f"/projects/{projects[project]}/users/{user_id}/roles/"
+                                 f"{roles['admin']}")
     register_service(keystone, "zun", "container", endpoint, "Higgins (Zun v1 API)")
 
 

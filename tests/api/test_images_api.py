@@ -139,3 +139,22 @@ def test_commit_of_a_container_not_yet_created_is_409(client: Any) -> None:
     response = client.post(f"/v1/containers/{uuid}/commit?repository=snap", headers=MEMBER)
     assert response.status_code == 409
     assert "Cannot commit container" in error_of(response)["detail"]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    pytest.param("POST", "/v1/containers", {"image": "busybox", "image_driver": "glance"},
+                 id="create"),
+    pytest.param("GET", "/v1/images/busybox/search?image_driver=glance", None, id="search"),
+])
+def test_the_glance_image_driver_without_glance_is_400_saying_so(
+        client: Any, method: str, path: str, body: dict[str, Any] | None) -> None:
+    response = client.open(path, method=method, json=body, headers=MEMBER)
+    assert response.status_code == 400
+    assert "needs Glance" in error_of(response)["detail"]
+
+
+def test_an_unknown_image_driver_is_400(client: Any) -> None:
+    response = client.post("/v1/containers", json={"image": "busybox", "image_driver": "x"},
+                           headers=MEMBER)
+    assert response.status_code == 400
+    assert "image_driver" in error_of(response)["detail"]

@@ -60,11 +60,12 @@ class Catalog:
 
 
 @contextlib.contextmanager
-def keystone_cloud(backend: str, workdir: Path,
-                   docker_client: docker.DockerClient) -> Iterator[tuple[Higgins, Catalog]]:
-    """Higgins on `backend` behind the real Keystone, in a catalog region of its own."""
+def keystone_cloud(backend: str, workdir: Path, docker_client: docker.DockerClient,
+                   config: str = "") -> Iterator[tuple[Higgins, Catalog]]:
+    """Higgins on `backend` behind the real Keystone, in a catalog region of its own, with
+    `config` (INI) added to its configuration."""
     server = deployment(backend, workdir)
-    server.config.write_text(server.config.read_text() + AUTHTOKEN)
+    server.config.write_text(server.config.read_text() + AUTHTOKEN + config)
     server.auth_headers = {"X-Auth-Token": token("demo_admin", "demo")[0]}
     catalog = Catalog(server.url)
     try:

@@ -17,16 +17,17 @@ import pytest
 
 from tests.integration.conftest import Higgins
 from tests.integration.test_clients import Catalog, keystone_cloud
+from tests.integration.test_glance import OPENSTACK
 from tests.integration.test_keystone import KEYSTONE
 
-pytestmark = [pytest.mark.keystone, pytest.mark.docker]
+pytestmark = [pytest.mark.keystone, pytest.mark.docker, pytest.mark.glance]
 
 TEMPEST = Path(os.environ.get("HIGGINS_TEMPEST_VENV", "/var/lib/higgins-tempest")) / "bin"
 EXCLUDE = Path(__file__).parents[2] / "scripts/tempest/exclude.txt"
 # Why Zun's plugin skips tests itself, whatever the server does: upstream skip decorators,
-# Glance-only tests, and tests outside the microversion range their class runs at.
+# and tests outside the microversion range their class runs at.
 UPSTREAM_SKIPS = re.compile(
-    r"SKIPPED: (bug 1941982|bug 1897497|temporarily disabled|This test requires glance service"
+    r"SKIPPED: (bug 1941982|bug 1897497|temporarily disabled"
     r"|The microversion range(\[[^]]*\])? of this test is out of the configuration range)")
 
 TEMPEST_CONF = """[DEFAULT]
@@ -46,13 +47,16 @@ uri_v3 = {keystone}/v3
 auth_version = v3
 region = {region}
 
+[image]
+region = RegionOne
+
 [identity-feature-enabled]
 api_v2 = False
 
 [service_available]
 zun = True
 neutron = False
-glance = False
+glance = True
 cinder = False
 nova = False
 swift = False
@@ -71,7 +75,7 @@ wait_timeout = 60
 def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
           docker_client: docker.DockerClient) -> Iterator[tuple[Higgins, Catalog]]:
     with keystone_cloud(request.param, tmp_path_factory.mktemp(f"tempest-{request.param}"),
-                        docker_client) as cloud:
+                        docker_client, OPENSTACK) as cloud:
         yield cloud
 
 
