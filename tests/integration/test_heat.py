@@ -35,15 +35,20 @@ def cloud(tmp_path_factory: pytest.TempPathFactory,
         yield cloud
 
 
-@pytest.fixture(scope="module")
-def heat(cloud: tuple[Higgins, Catalog]) -> Iterator[Any]:
-    """demo_member's orchestration proxy; its stacks use the Zun of the test's region."""
-    _, catalog = cloud
+def connect(user: str, region: str) -> openstack.connection.Connection:
+    """`user` of project demo; the stacks it makes use the Zun of `region`."""
     connection = openstack.connect(
-        auth_url=KEYSTONE, username="demo_member", password="secret", project_name="demo",
+        auth_url=KEYSTONE, username=user, password="secret", project_name="demo",
         user_domain_id="default", project_domain_id="default", region_name="RegionOne",
         load_yaml_config=False, load_envvars=False)
-    connection.orchestration.additional_headers["X-Region-Name"] = catalog.region
+    connection.orchestration.additional_headers["X-Region-Name"] = region
+    return connection
+
+
+@pytest.fixture(scope="module")
+def heat(cloud: tuple[Higgins, Catalog]) -> Iterator[Any]:
+    """demo_member's orchestration proxy."""
+    connection = connect("demo_member", cloud[1].region)
     yield connection.orchestration
     connection.close()
 
@@ -58,17 +63,24 @@ def container_template(name: str, cpu: float, memory: int, command: str) -> dict
     }
 
 
-def settle(heat: Any, stack: Any, status: str) -> Any:
-    failed = status.replace("COMPLETE", "FAILED")
-    done = heat.wait_for_status(heat.get_stack(stack.id), status, failures=[failed],
-                                interval=0.5, wait=SETTLED)
-    return done
+def settle(heat: Any, stack: Any, status: str) -> None:
+    """Wait for the stack's `status` (an ..._COMPLETE); fail at once on its ..._FAILED."""
+    heat.wait_for_status(heat.get_stack(stack.id), status,
+                         failures=[status.replace("COMPLETE", "FAILED")], interval=0.5,
+                         wait=SETTLED)
 
 
 def container_of(heat: Any, stack: Any) -> str:
     """The physical id (the Higgins container uuid) of the stack's `box`."""
     resources = {r.name: r for r in heat.resources(stack)}
     return str(resources["box"].physical_resource_id)
+
+
+def docker_limits(container: Any) -> tuple[float, int]:
+    """Docker's CPUs (a quota over a period, as Zun sets them) and memory in MiB, read now."""
+    container.reload()
+    limits = container.attrs["HostConfig"]
+    return limits["CpuQuota"] / limits["CpuPeriod"], limits["Memory"] // 2**20
 
 
 def test_a_stack_creates_updates_replaces_and_deletes_a_container(
@@ -88,6 +100,7 @@ def test_a_stack_creates_updates_replaces_and_deletes_a_container(
         assert shown["labels"] == {"app": "heat-test"}
         [running] = docker_containers(docker_client, uuid)
         assert running.status == "running"
+        assert docker_limits(running) == (0.5, 128)
         assert heat.get_stack(stack.id).outputs[0]["output_value"] == name
 
         # name, cpu and memory are updated in place: the same container follows
@@ -97,6 +110,8 @@ def test_a_stack_creates_updates_replaces_and_deletes_a_container(
         assert container_of(heat, stack) == uuid
         shown = higgins.wait_status(uuid, "Running")
         assert (shown["name"], float(shown["cpu"]), int(shown["memory"])) == (renamed, 1.0, 256)
+        [running] = docker_containers(docker_client, uuid)
+        assert docker_limits(running) == (1.0, 256)
 
         # the command is not updatable: Heat replaces the container
         heat.update_stack(stack, template=container_template(renamed, 1.0, 256, "sleep 301"))
@@ -112,3 +127,19 @@ def test_a_stack_creates_updates_replaces_and_deletes_a_container(
     higgins.wait_gone(replacement)
     wait_for(lambda: not docker_containers(docker_client, replacement), 30,
              f"{replacement} removed")
+
+
+def test_the_region_offers_zun_containers_and_heat_has_no_capsule_resource(heat: Any) -> None:
+    types = heat.get("/resource_types").json()["resource_types"]
+    assert sorted(t for t in types if t.startswith("OS::Zun::")) == ["OS::Zun::Container"]
+
+
+def test_a_reader_may_not_create_stacks(cloud: tuple[Higgins, Catalog]) -> None:
+    reader = connect("demo_reader", cloud[1].region)
+    try:
+        with pytest.raises(openstack.exceptions.ForbiddenException):
+            reader.orchestration.create_stack(
+                name=f"stack-{uuidlib.uuid4().hex[:6]}",
+                template=container_template("never", 0.5, 128, "sleep 300"))
+    finally:
+        reader.close()
