@@ -191,6 +191,18 @@ _OPTS = {
                          "(container_format docker), commits uploaded to Glance. Needs "
                          "[openstack] credentials."),
     ],
+    "neutron": [
+        cfg.BoolOpt("enabled", default=False,
+                    help="Containers get Neutron ports (Zun's nets, security groups), plugged "
+                         "by the agent on a Linux bridge per network (Neutron's ML2 with the "
+                         "'higgins' mechanism driver). Needs [openstack] credentials."),
+    ],
+    "cinder": [
+        cfg.BoolOpt("enabled", default=False,
+                    help="Zun's mounts of Cinder volumes, attached through the Cinder v3 "
+                         "attachments API and os-brick on the host. Needs [openstack] "
+                         "credentials."),
+    ],
     "restart": [
         cfg.FloatOpt("backoff_base", default=restarts.DEFAULT.base, min=0,
                      help="Seconds before the first restart a container's restart policy "
@@ -263,6 +275,8 @@ class OpenStackSettings:
     region_name: str = "RegionOne"
     interface: str = "public"
     glance: bool = False
+    neutron: bool = False
+    cinder: bool = False
 
 
 @dataclass(frozen=True)
@@ -351,11 +365,13 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
 
 def _openstack(conf: cfg.ConfigOpts) -> OpenStackSettings:
     given = conf.openstack
-    if conf.glance.enabled and not given.auth_url:
-        raise cfg.Error("[glance] enabled needs [openstack] auth_url and credentials")
+    for service in ("glance", "neutron", "cinder"):
+        if conf[service].enabled and not given.auth_url:
+            raise cfg.Error(f"[{service}] enabled needs [openstack] auth_url and credentials")
     return OpenStackSettings(given.auth_url, given.username, given.password or "",
                              given.project_name, given.user_domain_id, given.project_domain_id,
-                             given.region_name, given.interface, conf.glance.enabled)
+                             given.region_name, given.interface, conf.glance.enabled,
+                             conf.neutron.enabled, conf.cinder.enabled)
 
 
 def _scheduler(given: cfg.ConfigOpts.GroupAttr) -> placement.Config:

@@ -13,6 +13,8 @@ scripts/start-keystone.sh
 scripts/start-glance.sh
 scripts/start-neutron.sh
 scripts/start-horizon.sh
+scripts/start-cinder.sh
+scripts/start-heat.sh
 scripts/install-clients.sh
 scripts/install-tempest.sh
 scripts/install-schemathesis.sh

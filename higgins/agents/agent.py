@@ -16,6 +16,7 @@ from higgins import events, folding, publishing
 from higgins.agents import image_commands, reconcile, stats
 from higgins.agents.docker_driver import DockerDriver, DriverError
 from higgins.agents.glance_images import GlanceImages
+from higgins.agents.networking import Attached, Networking
 from higgins.agents.reconcile import Observed, Tracked
 from higgins.bus.base import Bus, command_stream, each
 from higgins.events import CommandType, EventType
@@ -34,7 +35,8 @@ class Agent:
     def __init__(self, host: str, bus: Bus, store: Store, driver: DockerDriver,
                  availability_zone: str = "nova", url: str = "",
                  labels: Mapping[str, str] | None = None,
-                 reserved_memory_mb: int = 0, glance: GlanceImages | None = None) -> None:
+                 reserved_memory_mb: int = 0, glance: GlanceImages | None = None,
+                 networking: Networking | None = None) -> None:
         self.host = host
         self.availability_zone = availability_zone
         self.labels = dict(labels or {})  # [agent] labels, reported for the LabelFilter
@@ -44,6 +46,7 @@ class Agent:
         self._store = store
         self._driver = driver
         self._glance = glance  # Zun's glance image driver, when Higgins has Glance
+        self._networking = networking  # Neutron ports, when Higgins has Neutron
         self._tracked: dict[str, Tracked] = {}
         self._origins: dict[str, events.Envelope] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -252,12 +255,20 @@ class Agent:
         if spec.get("capsule_id"):
             with self._lock(events.capsule_subject(spec["capsule_id"])):
                 self._driver.ensure_sandbox(spec["capsule_id"], spec.get("project_id", ""))
-        container_id, made_now = self._driver.create(uuid, spec)
+        network = self._connect(uuid, spec)
+        try:
+            container_id, made_now = self._driver.create(uuid, spec)
+        except DriverError:
+            if network is not None and self._networking is not None:
+                self._networking.detach(uuid, network.ports)
+            raise
         if spec.get("injected_files"):
             # Before any start, and again on a redelivery: writing the same files is harmless.
             self._driver.put_archive(uuid, "/", injected_tar(spec["injected_files"]))
-        drafts = [events.Draft(EventType.CREATED, uuid,
-                               {"container_id": container_id, "host": self.host})]
+        created: dict[str, Any] = {"container_id": container_id, "host": self.host}
+        if network is not None:
+            created.update(addresses=network.addresses, ports=network.ports)
+        drafts = [events.Draft(EventType.CREATED, uuid, created)]
         if not spec.get("run"):
             return drafts
         if not made_now:
@@ -288,6 +299,15 @@ class Agent:
         if spec.get("run"):
             self._driver.act(uuid, "start")
         return [_rebuilt(uuid, container_id, bool(spec.get("run")))]
+
+    def _connect(self, uuid: str, spec: dict[str, Any]) -> Attached | None:
+        """The container's Neutron ports plugged into its network sandbox, if it has any."""
+        if not spec.get("nets"):
+            return None
+        if self._networking is None:
+            raise DriverError(f"Host {self.host} has no Neutron configured ([neutron] "
+                              "enabled), so it cannot plug the container's ports.")
+        return self._networking.attach(uuid, spec)
 
     def _with_image(self, spec: dict[str, Any]) -> dict[str, Any]:
         """The spec, its image now on this host: pulled by Docker, or loaded from Glance (the
@@ -354,6 +374,8 @@ class Agent:
             if observed is not None and observed.state in ("running", "paused", "restarting"):
                 self._driver.act(uuid, "stop")
         self._driver.remove(uuid, force=bool(data.get("force")))
+        if data.get("ports") and self._networking is not None:
+            self._networking.detach(uuid, data["ports"])
         if data.get("capsule_id"):
             # the last of a capsule's containers to go takes its sandbox along
             with self._lock(events.capsule_subject(data["capsule_id"])):

@@ -23,6 +23,7 @@ from higgins.agents.docker_images import (
     ImageOps,
     docker_name,
     explain,
+    netns_name,
     sandbox_name,
     translated,
 )
@@ -85,7 +86,7 @@ class DockerDriver(ImageOps):
         api = self._client.api
         try:
             created = api.create_container(
-                host_config=api.create_host_config(**_host_config(spec)),
+                host_config=api.create_host_config(**_host_config(uuid, spec)),
                 **self._container_config(uuid, spec))
         except docker.errors.APIError as error:
             if error.status_code == 409 and (existing := self._find(uuid)) is not None:
@@ -108,8 +109,10 @@ class DockerDriver(ImageOps):
             "command": spec.get("command") or None,
             "entrypoint": spec.get("entrypoint") or None,
             "working_dir": spec.get("workdir") or None,
-            # in a capsule the sandbox owns the network namespace, and with it the hostname
-            "hostname": None if spec.get("capsule_id") else spec.get("hostname") or None,
+            # in a capsule (or with Neutron ports) the sandbox owns the network namespace, and
+            # with it the hostname
+            "hostname": None if spec.get("capsule_id") or spec.get("nets")
+            else spec.get("hostname") or None,
             "tty": bool(spec.get("tty")),
             "stdin_open": bool(spec.get("interactive")),
             "detach": True,
@@ -268,13 +271,15 @@ class DockerDriver(ImageOps):
         self._client.close()
 
 
-def _host_config(spec: Mapping[str, Any]) -> dict[str, Any]:
+def _host_config(uuid: str, spec: Mapping[str, Any]) -> dict[str, Any]:
     # Docker never restarts a Higgins container on its own: Higgins enforces the restart policy
     # (processors/restarts.py), so every restart is an event and a user's stop is known
     config: dict[str, Any] = {"auto_remove": bool(spec.get("auto_remove")),
                               "restart_policy": {"Name": "no", "MaximumRetryCount": 0}}
     if spec.get("capsule_id"):
         config["network_mode"] = f"container:{sandbox_name(spec['capsule_id'])}"
+    elif spec.get("nets"):  # Neutron ports, plugged into its network sandbox's namespace
+        config["network_mode"] = f"container:{netns_name(uuid)}"
     if spec.get("memory"):
         config["mem_limit"] = f"{int(spec['memory'])}m"
     if spec.get("cpu"):

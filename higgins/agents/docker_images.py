@@ -27,6 +27,8 @@ LABEL_HOST = "higgins.host"
 LABEL_PROJECT = "higgins.project_id"
 LABEL_CAPSULE = "higgins.capsule"
 SANDBOX_PREFIX = "higgins-sandbox-"
+NETNS_PREFIX = "higgins-netns-"
+LABEL_NETWORK_OF = "higgins.network_of"
 
 
 def docker_name(uuid: str) -> str:
@@ -35,6 +37,12 @@ def docker_name(uuid: str) -> str:
 
 def sandbox_name(capsule_id: str) -> str:
     return SANDBOX_PREFIX + capsule_id
+
+
+def netns_name(uuid: str) -> str:
+    """The network sandbox of a container with Neutron ports: the paused process owning the
+    network namespace the agent plugs the ports into, and the container joins."""
+    return NETNS_PREFIX + uuid
 
 
 def explain(error: Exception) -> str:
@@ -160,9 +168,7 @@ class ImageOps:
         containers join; made (and its image imported) when missing, started when stopped."""
         api, name = self._client.api, sandbox_name(capsule_id)
         try:
-            if not self._has_image(sandbox.IMAGE):
-                repository, tag = sandbox.IMAGE.split(":")
-                api.import_image_from_data(sandbox.image_tar(), repository=repository, tag=tag)
+            self._import_sandbox_image()
             if self._find_named(name) is None:
                 labels = {LABEL_CAPSULE: capsule_id, LABEL_HOST: self.host,
                           LABEL_PROJECT: project_id}
@@ -177,6 +183,43 @@ class ImageOps:
                 return self.ensure_sandbox(capsule_id, project_id)  # made concurrently
             raise DriverError(f"Docker failed to make the capsule's sandbox: "
                               f"{explain(error)}") from error
+
+    def ensure_network_sandbox(self, uuid: str, hostname: str | None) -> int:
+        """The container's network sandbox (no network of Docker's: network_mode none),
+        made and started when missing; the pid whose namespace takes the ports."""
+        api, name = self._client.api, netns_name(uuid)
+        try:
+            self._import_sandbox_image()
+            if self._find_named(name) is None:
+                api.create_container(sandbox.IMAGE, command=[sandbox.COMMAND], name=name,
+                                     hostname=hostname or None, detach=True,
+                                     labels={LABEL_NETWORK_OF: uuid, LABEL_HOST: self.host},
+                                     host_config=api.create_host_config(network_mode="none"))
+            state = api.inspect_container(name)["State"]
+            if not state["Running"]:
+                api.start(name)
+                state = api.inspect_container(name)["State"]
+        except docker.errors.APIError as error:
+            if error.status_code == 409 and self._find_named(name) is not None:
+                return self.ensure_network_sandbox(uuid, hostname)  # made concurrently
+            raise DriverError(f"Docker failed to make the container's network sandbox: "
+                              f"{explain(error)}") from error
+        return int(state["Pid"])
+
+    def remove_network_sandbox(self, uuid: str) -> None:
+        try:
+            self._client.api.remove_container(netns_name(uuid), force=True)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as error:
+            raise DriverError(f"Docker failed to remove the network sandbox: "
+                              f"{explain(error)}") from error
+
+    def _import_sandbox_image(self) -> None:
+        if not self._has_image(sandbox.IMAGE):
+            repository, tag = sandbox.IMAGE.split(":")
+            self._client.api.import_image_from_data(sandbox.image_tar(), repository=repository,
+                                                    tag=tag)
 
     def remove_sandbox_if_unused(self, capsule_id: str) -> None:
         """Remove the capsule's sandbox once no container of the capsule is left."""

@@ -11,7 +11,7 @@ from typing import Any
 import flask
 
 from higgins import events, folding, publishing
-from higgins.api import errors, glance, paging, parsing, quotas, views
+from higgins.api import errors, glance, networking, paging, parsing, quotas, views
 from higgins.api.identity import Caller, current_caller
 from higgins.api.microversions import Version
 from higgins.api.services import Services, allowed, authorize, granted_flag, services
@@ -67,6 +67,7 @@ def create() -> Any:
     spec = parsing.container_spec(body, _version(), run)
     if glance.driver_of(body.get("image_driver")) == "glance":
         spec.update(image_driver="glance", glance_image=glance.resolve(spec["image"]))
+    spec.update(networking.resolve(body, caller))
     new_uuid = str(uuidlib.uuid4())
     spec["name"] = spec["name"] or f"higgins-{new_uuid[:8]}"
     # Not given back if the publish fails: the event may be durable all the same (a lost

@@ -26,7 +26,6 @@ FIELD_SINCE: Mapping[str, int] = {
 
 # Accepted by Zun but needing Neutron, Cinder, Glance or more: only their empty form is accepted.
 NOT_YET: Mapping[str, str] = {
-    "nets": "networking (Neutron) is not implemented yet",
     "healthcheck": "health checks are not implemented yet",
     "exposed_ports": "exposed ports need networking, which is not implemented yet",
     "registry": "private registries are not implemented yet",
@@ -246,10 +245,6 @@ def _refuse_unsupported(body: Mapping[str, Any]) -> None:
         if body.get(field):
             raise errors.bad_request(f"'{field}' is not supported by Higgins yet: {why}; "
                                      "leave it out or empty.")
-    groups = body.get("security_groups") or []
-    if any(g != "default" for g in groups):
-        raise errors.bad_request("Security groups other than 'default' need networking "
-                                 "(Neutron), which is not implemented yet.")
     if body.get("runtime") not in (None, "", "runc"):
         raise errors.bad_request(f"Runtime {body['runtime']!r} is not available; use 'runc'.")
 

@@ -5,18 +5,17 @@ stores it: container_format docker, disk_format raw), search. Side effects: HTTP
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keystoneauth1.exceptions
 import openstack.connection
 import openstack.exceptions
 from openstack.image.v2 import image as image_resource
+
+from higgins.integrations.errors import ServiceError, translated
 
 CONTAINER_FORMAT = "docker"
 DISK_FORMAT = "raw"
@@ -24,12 +23,7 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 _CHUNK = 1 << 20
 
 
-class GlanceError(Exception):
-    """What Glance refused or could not do, with the HTTP status an API caller should get."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+GlanceError = ServiceError
 
 
 @dataclass(frozen=True)
@@ -57,7 +51,7 @@ Connection = openstack.connection.Connection
 def find_image(conn: Connection, ref: str) -> GlanceImage:
     """The active docker-format image `ref` (an id, or a name that only one image the caller
     can see has), as Glance shows it to the caller."""
-    with _translated(f"look up image {ref}"):
+    with translated("Glance", f"look up image {ref}"):
         found = _by_id(conn, ref) if _UUID.match(ref) else None
         if found is None:
             named = list(conn.image.images(name=ref))
@@ -91,7 +85,7 @@ def _image(found: Any) -> GlanceImage:
 def reserve_image(conn: Connection, name: str, tag: str) -> str:
     """A new, empty (queued) image record named `name` for a commit's upload, owned by the
     caller's project and private, as Glance makes it; its id."""
-    with _translated(f"create image {name}"):
+    with translated("Glance", f"create image {name}"):
         made = image_resource.Image.new(name=name, container_format=CONTAINER_FORMAT,
                                         disk_format=DISK_FORMAT, tags=[tag]).create(conn.image)
     return str(made.id)
@@ -99,7 +93,7 @@ def reserve_image(conn: Connection, name: str, tag: str) -> str:
 
 def upload(conn: Connection, image_id: str, path: Path) -> None:
     """Store the file's bytes as the image's data (Glance makes it active)."""
-    with _translated(f"upload image {image_id}"), path.open("rb") as data:
+    with translated("Glance", f"upload image {image_id}"), path.open("rb") as data:
         image = conn.image.get_image(image_id)
         image.upload(conn.image, data=data, size=path.stat().st_size).raise_for_status()
 
@@ -114,7 +108,7 @@ def download(conn: Connection, reference: dict[str, Any], path: Path) -> None:
     if not expected:
         raise GlanceError(502, f"Glance image {reference['id']} has no checksum to verify.")
     digest = hashlib.new(str(algo))
-    with _translated(f"download image {reference['id']}"):
+    with translated("Glance", f"download image {reference['id']}"):
         response = conn.image.download_image(reference["id"], stream=True)
         try:
             with path.open("wb") as out:
@@ -130,27 +124,13 @@ def download(conn: Connection, reference: dict[str, Any], path: Path) -> None:
 
 
 def delete(conn: Connection, image_id: str) -> None:
-    with _translated(f"delete image {image_id}"):
+    with translated("Glance", f"delete image {image_id}"):
         conn.image.delete_image(image_id, ignore_missing=True)
 
 
 def search(conn: Connection, term: str, exact: bool) -> list[GlanceImage]:
     """The docker-format images the caller can see whose name is `term` (exact) or holds it."""
-    with _translated("search images"):
+    with translated("Glance", "search images"):
         found = conn.image.images(name=term) if exact else conn.image.images()
         matched = [_image(i) for i in found if i.container_format == CONTAINER_FORMAT]
     return [i for i in matched if exact or term.lower() in i.name.lower()]
-
-
-@contextlib.contextmanager
-def _translated(doing: str) -> Iterator[None]:
-    """openstacksdk's and keystoneauth's errors as GlanceErrors saying what failed."""
-    try:
-        yield
-    except openstack.exceptions.HttpException as error:
-        status = error.status_code or 502
-        raise GlanceError(status if status in (400, 403, 404, 409, 413) else 502,
-                          f"Glance refused to {doing}: {error.details or error}") from error
-    except (keystoneauth1.exceptions.ClientException, OSError,
-            openstack.exceptions.SDKException) as error:
-        raise GlanceError(503, f"Glance could not {doing}: {error}") from error

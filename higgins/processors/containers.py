@@ -122,6 +122,9 @@ def created_state(envelope: events.Envelope) -> ContainerState:
         image_pull_policy=spec.get("image_pull_policy"),
         image_driver=spec.get("image_driver") or "docker",
         glance_image=dict(spec.get("glance_image") or {}),
+        nets=[dict(net) for net in spec.get("nets") or ()],
+        security_groups=list(spec.get("security_groups") or ()),
+        security_group_ids=list(spec.get("security_group_ids") or ()),
         requested_host=spec.get("requested_host"),
         injected_files=dict(spec.get("injected_files") or {}),
         capsule_id=spec.get("capsule_id"),
@@ -186,6 +189,9 @@ def _scheduled(state: ContainerState, data: Mapping[str, Any]) -> ContainerState
 
 def _created(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
     state = state.evolve(container_id=data["container_id"], host=data.get("host", state.host))
+    if "ports" in data:
+        state = state.evolve(addresses=dict(data.get("addresses") or {}),
+                             ports=list(data["ports"]))
     if state.status in (S.DELETING, S.DELETED):
         return state
     task = TaskState.STARTING if state.run else None
@@ -351,6 +357,8 @@ def route(state: ContainerState | None, envelope: events.Envelope) -> Outcome:
         data["container_id"] = state.container_id
     if command is CommandType.DELETE and state.capsule_id is not None:
         data["capsule_id"] = state.capsule_id
+    if command is CommandType.DELETE and state.ports:
+        data["ports"] = list(state.ports)  # released with it
     if command is CommandType.REBUILD:
         data = {**create_command(state, state.host).data, "run": data["run"],
                 "container_id": state.container_id}
@@ -377,6 +385,8 @@ def create_command(state: ContainerState, host: str) -> events.CommandDraft:
         "image_pull_policy": state.image_pull_policy,
         **({"image_driver": "glance", "glance_image": dict(state.glance_image)}
            if state.image_driver == "glance" else {}),
+        **({"nets": list(state.nets), "security_group_ids": list(state.security_group_ids)}
+           if state.nets else {}),
         "run": state.run,
         "project_id": state.project_id,
         "injected_files": dict(state.injected_files),

@@ -127,6 +127,15 @@ class ContainerState:
     # as the create resolved it for the caller (id, name, size, checksum to verify)
     image_driver: str = "docker"
     glance_image: dict[str, Any] = field(default_factory=dict)
+    # Neutron: the networks or ports asked for (resolved by the API for the caller), the
+    # security groups (names as given, ids as resolved); once the agent bound its ports,
+    # Zun's addresses (network id -> [{addr, version, port, subnet_id, preserve_on_delete}])
+    # and the ports to release with it
+    nets: list[dict[str, Any]] = field(default_factory=list)
+    security_groups: list[str] = field(default_factory=list)
+    security_group_ids: list[str] = field(default_factory=list)
+    addresses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ports: list[dict[str, Any]] = field(default_factory=list)
     requested_host: str | None = None  # Zun 1.39: an admin's choice of host
     injected_files: dict[str, str] = field(default_factory=dict)  # path -> base64 (Zun 1.25)
     capsule_id: str | None = None  # the capsule whose network namespace it shares

@@ -17,6 +17,7 @@ from higgins import store as stores
 from higgins.agents.agent import Agent
 from higgins.agents.docker_driver import DockerDriver
 from higgins.agents.glance_images import GlanceImages
+from higgins.agents.networking import Networking
 from higgins.api.agent_calls import LocalAgents
 from higgins.bus.embedded import EmbeddedBus
 from higgins.runtime.processing import Processors
@@ -78,7 +79,9 @@ def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOn
                   labels=dict(agent_settings.labels),
                   reserved_memory_mb=agent_settings.reserved_host_memory_mb,
                   glance=GlanceImages.configured(settings.openstack, driver,
-                                                 settings.state_path / "images"))
+                                                 settings.state_path / "images"),
+                  networking=Networking.configured(settings.openstack, driver,
+                                                   agent_settings.host))
     agent.report()
     folding.current_host(bus, store, agent_settings.host)
     progress(f"agent on host {agent_settings.host!r} reported; reconciling with Docker")

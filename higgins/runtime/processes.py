@@ -26,6 +26,7 @@ from higgins.agents import calls
 from higgins.agents.agent import Agent
 from higgins.agents.docker_driver import DockerDriver
 from higgins.agents.glance_images import GlanceImages
+from higgins.agents.networking import Networking
 from higgins.api.agent_calls import RemoteAgents
 from higgins.bus.base import Bus
 from higgins.runtime.processing import Processors, event_groups
@@ -106,7 +107,8 @@ def start_agent(conf: Settings, stop: threading.Event,
     driver = DockerDriver(settings.docker_url, settings.docker_api_version, settings.host)
     agent = Agent(settings.host, bus, store, driver, settings.availability_zone, settings.url,
                   dict(settings.labels), settings.reserved_host_memory_mb,
-                  GlanceImages.configured(conf.openstack, driver, conf.state_path / "images"))
+                  GlanceImages.configured(conf.openstack, driver, conf.state_path / "images"),
+                  Networking.configured(conf.openstack, driver, settings.host))
     agent.report()
     folding.current_host(bus, store, settings.host)
     progress(f"agent on host {settings.host!r} reported (calls at {settings.url}); reconciling")

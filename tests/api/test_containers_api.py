@@ -75,7 +75,7 @@ def test_another_project_does_not_see_the_container(client: Any) -> None:
                      "only valid with 'on-failure'", id="restart-count-with-always"),
         pytest.param({**BUSYBOX, "image_pull_policy": "sometimes"}, "is not one of",
                      id="pull-policy"),
-        pytest.param({**BUSYBOX, "nets": [{"network": "private"}]}, "not supported",
+        pytest.param({**BUSYBOX, "nets": [{"network": "private"}]}, "needs Neutron",
                      id="nets-not-yet"),
         pytest.param({**BUSYBOX, "hostname": "bad_host"}, "does not match", id="hostname"),
     ],

@@ -1,0 +1,121 @@
+"""EDGE: the agent's Neutron ports (Zun's `nets`): for a container with ports, each port is made
+(or, brought by the tenant, taken over) and bound to this host as Higgins' service user, a
+network sandbox (a paused process with no network of Docker's) is started, and each port is
+plugged into the sandbox's namespace (higgins.agents.netwiring: veth, Linux bridge, MAC, fixed
+IPs, gateway, MTU, the ports' security groups); the container then joins that namespace. With
+the container, the ports go: deleted, or unbound when the tenant brought them.
+Side effects: HTTP to Neutron, Docker calls, kernel network objects."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from higgins.agents import netwiring
+from higgins.agents.docker_driver import DockerDriver
+from higgins.faults import DriverError
+from higgins.integrations import connections, neutron
+from higgins.integrations.errors import ServiceError
+from higgins.settings import OpenStackSettings
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Attached:
+    """What the created event reports: Zun's addresses, and the ports to release later."""
+    addresses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ports: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Networking:
+    def __init__(self, connect: Callable[[], neutron.Connection], driver: DockerDriver,
+                 host: str) -> None:
+        self._connect = connect  # Higgins' service user
+        self._driver = driver
+        self._host = host
+
+    @classmethod
+    def configured(cls, settings: OpenStackSettings, driver: DockerDriver,
+                   host: str) -> Networking | None:
+        """The host's Neutron ports when [neutron] is enabled, else None."""
+        if not settings.neutron:
+            return None
+        return cls(lambda: connections.for_service(settings), driver, host)
+
+    def attach(self, uuid: str, spec: dict[str, Any]) -> Attached:
+        """Ports made or taken over, bound here and plugged into the container's sandbox."""
+        conn, taken = self._connect(), []
+        try:
+            given = {net.get("port") for net in spec["nets"]}
+            earlier = [p for p in neutron.ports_of(conn, uuid)  # a retried create's
+                       if p["id"] not in given]
+            for net in spec["nets"]:
+                port_id = net.get("port") or _take(earlier, net["network"]) or \
+                    neutron.create_port(conn, spec.get("project_id", ""), net["network"],
+                                        net.get("fixed_ips") or (),
+                                        spec.get("security_group_ids") or (), uuid)
+                taken.append({"id": port_id, "network_id": net.get("network"),
+                              "preserve_on_delete": bool(net.get("port"))})
+            bindings = [neutron.bind_port(conn, p["id"], uuid, self._host) for p in taken]
+            pid = self._driver.ensure_network_sandbox(uuid, spec.get("hostname") or None)
+            for index, binding in enumerate(bindings):
+                self._plug(conn, pid, binding, f"eth{index}")
+        except (ServiceError, DriverError, netwiring.WiringError) as error:
+            self.detach(uuid, taken)
+            raise DriverError(f"Could not connect the container to its networks: {error}") \
+                from error
+        return _attached(bindings, taken)
+
+    def _plug(self, conn: neutron.Connection, pid: int, binding: neutron.Binding,
+              ifname: str) -> None:
+        details = binding.vif_details
+        netwiring.plug(pid, netwiring.Port(
+            port_id=binding.port_id, mac=binding.mac,
+            mtu=int(details.get("mtu") or binding.mtu), bridge=str(details["bridge_name"]),
+            network_type=str(details.get("network_type") or "flat"),
+            segmentation_id=details.get("segmentation_id"),
+            addresses=tuple(f"{ip.address}/{ip.prefixlen}" for ip in binding.fixed_ips),
+            gateways=tuple(ip.gateway for ip in binding.fixed_ips if ip.gateway),
+            ifname=ifname))
+        rules = neutron.security_group_rules(conn, binding.security_group_ids) \
+            if binding.port_security else []
+        netwiring.apply_security_groups(pid, ifname, [netwiring.Rule(**r) for r in rules],
+                                        binding.port_security)
+
+    def detach(self, uuid: str, ports: list[dict[str, Any]]) -> None:
+        """Unplug and release the container's ports and remove its sandbox; what is gone
+        already is skipped, so a repeat is harmless."""
+        conn = self._connect()
+        for port in ports:
+            with contextlib.suppress(netwiring.WiringError):
+                netwiring.unplug(port["id"])
+            try:
+                neutron.release_port(conn, port["id"], bool(port.get("preserve_on_delete")))
+            except ServiceError as error:
+                LOG.warning("port %s of %s not released: %s", port["id"], uuid, error)
+        self._driver.remove_network_sandbox(uuid)
+
+
+def _take(earlier: list[dict[str, Any]], network_id: str) -> str | None:
+    """A port made for this container on `network_id` by an earlier try, used up once."""
+    for port in earlier:
+        if port["network_id"] == network_id:
+            earlier.remove(port)
+            return str(port["id"])
+    return None
+
+
+def _attached(bindings: list[neutron.Binding], taken: list[dict[str, Any]]) -> Attached:
+    addresses: dict[str, list[dict[str, Any]]] = {}
+    ports = []
+    for binding, port in zip(bindings, taken, strict=True):
+        ports.append({**port, "network_id": binding.network_id})
+        addresses.setdefault(binding.network_id, []).extend(
+            {"addr": ip.address, "version": ip.version, "port": binding.port_id,
+             "subnet_id": ip.subnet_id, "preserve_on_delete": port["preserve_on_delete"]}
+            for ip in binding.fixed_ips)
+    return Attached(addresses, ports)

@@ -1,0 +1,69 @@
+"""EDGE: Zun's networking in the API: a create's `nets` and `security_groups` resolved in
+Neutron as the caller (their networks, ports and groups, by Neutron's rules; the project's own
+network when none is named, as Zun does), recorded for the agent that binds and plugs the
+ports; and the container's network list. Side effects: HTTP to Neutron."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+
+from higgins.api import errors
+from higgins.api.identity import Caller
+from higgins.api.services import services
+from higgins.integrations import connections, neutron
+from higgins.integrations.errors import ServiceError
+
+_NET_KEYS = ("network", "port", "v4-fixed-ip", "v6-fixed-ip", "preserve_on_delete")
+
+
+def enabled() -> bool:
+    return services().openstack.neutron
+
+
+def _connection() -> neutron.Connection:
+    return connections.for_request(flask.request.environ, services().openstack)
+
+
+def _refused(error: ServiceError) -> errors.ApiError:
+    return errors.ApiError(error.status, "container.network", str(error))
+
+
+def resolve(body: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """What a create records about its networks: nothing without Neutron (where only Zun's
+    empty forms are accepted), else the nets and security groups resolved for the caller."""
+    nets, groups = body.get("nets") or [], body.get("security_groups") or []
+    if not enabled():
+        if nets:
+            raise errors.bad_request("'nets' needs Neutron, and this Higgins has none "
+                                     "configured ([neutron] enabled); leave it out or empty.")
+        if any(group != "default" for group in groups):
+            raise errors.bad_request("Security groups other than 'default' need Neutron, and "
+                                     "this Higgins has none configured ([neutron] enabled).")
+        return {}
+    conn = _connection()
+    try:
+        resolved = [_net(conn, net) for net in nets] or \
+            [{"network": neutron.project_network(conn, caller.project_id)["id"]}]
+        ids = neutron.security_group_ids(conn, groups, caller.project_id) if groups else []
+    except ServiceError as error:
+        raise _refused(error) from error
+    return {"nets": resolved, "security_groups": list(groups), "security_group_ids": ids}
+
+
+def _net(conn: neutron.Connection, net: Any) -> dict[str, Any]:
+    """One of Zun's nets entries: {"network"} or {"port"}, with v4-/v6-fixed-ip for a
+    network."""
+    if not isinstance(net, dict) or not (net.get("network") or net.get("port")) or \
+            set(net) - set(_NET_KEYS):
+        raise errors.bad_request("Invalid input for field 'nets': each entry is an object with "
+                                 f"'network' or 'port' (keys: {', '.join(_NET_KEYS)}).")
+    if net.get("port"):
+        port = neutron.find_port(conn, str(net["port"]))
+        return {"network": port["network_id"], "port": port["id"], "preserve_on_delete": True}
+    network = neutron.find_network(conn, str(net["network"]))
+    fixed = [{"ip_address": str(net[key])} for key in ("v4-fixed-ip", "v6-fixed-ip")
+             if net.get(key)]
+    return {"network": network["id"], "fixed_ips": fixed,
+            "preserve_on_delete": bool(net.get("preserve_on_delete"))}
