@@ -1,0 +1,181 @@
+"""Containers on Neutron networks, against the real Neutron of scripts/start-neutron.sh (ML2 with
+Higgins' `higgins` mechanism driver): a container's port made on the project's network, bound to
+its host, plugged into the container's namespace (its fixed IPs, MAC and gateway inside), two
+containers talking over the network's bridge, a port the tenant brought taken over and handed
+back, the ports' security groups enforced inside the namespace, and what another project may
+not use."""
+
+from __future__ import annotations
+
+import urllib.parse
+import uuid as uuidlib
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import openstack
+import openstack.connection
+import pytest
+
+from tests.integration.conftest import (
+    Api,
+    Higgins,
+    deployment,
+    remove_host_containers,
+)
+from tests.integration.test_glance import OPENSTACK
+from tests.integration.test_keystone import AUTHTOKEN, KEYSTONE, token
+
+pytestmark = [pytest.mark.neutron, pytest.mark.keystone, pytest.mark.docker]
+
+NEUTRON = OPENSTACK.replace("[glance]\nenabled = true\n", "[neutron]\nenabled = true\n")
+SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"]
+
+
+def connect(user: str, project: str) -> openstack.connection.Connection:
+    return openstack.connect(auth_url=KEYSTONE, username=user, password="secret",
+                             project_name=project, user_domain_id="default",
+                             project_domain_id="default", region_name="RegionOne")
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory,
+          docker_client: docker.DockerClient) -> Iterator[Higgins]:
+    server = deployment("embedded", tmp_path_factory.mktemp("neutron"))
+    server.config.write_text(server.config.read_text() + AUTHTOKEN + NEUTRON)
+    server.auth_headers = {"X-Auth-Token": token("demo_admin", "demo")[0]}
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+        remove_host_containers(docker_client, server.host)
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[openstack.connection.Connection]:
+    conn = connect("demo_member", "demo")
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def network(demo: openstack.connection.Connection) -> Iterator[Any]:
+    """A demo network with an IPv4 subnet (gateway .1) and an IPv6 one; removed by the admin
+    with whatever ports a failed test left on it (a member may not delete a bound port)."""
+    net = demo.network.create_network(name=f"higgins-test-{uuidlib.uuid4().hex[:6]}")
+    v4 = demo.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.93.0.0/24")
+    v6 = demo.network.create_subnet(network_id=net.id, ip_version=6, cidr="fd00:93::/64")
+    yield {"net": net, "v4": v4, "v6": v6}
+    admin = openstack.connect(auth_url=KEYSTONE, username="admin", password="admin-secret",
+                              project_name="admin", user_domain_id="default",
+                              project_domain_id="default", region_name="RegionOne")
+    for port in admin.network.ports(network_id=net.id):
+        admin.network.delete_port(port.id, ignore_missing=True)
+    admin.network.delete_network(net.id, ignore_missing=True)
+    admin.close()
+
+
+@pytest.fixture(scope="module")
+def api(cloud: Higgins) -> Api:
+    return Api(cloud.url, {"X-Auth-Token": token("demo_member", "demo")[0]})
+
+
+def run(api: Api, **body: Any) -> dict[str, Any]:
+    made = api.create(command=SLEEPER, **body)
+    return api.wait_status(made["uuid"], "Running", timeout=60)
+
+
+def execute(api: Api, uuid: str, command: str) -> dict[str, Any]:
+    query = urllib.parse.urlencode({"command": command, "run": "true"})
+    answer = api.action(uuid, "execute", f"?{query}")
+    assert answer.status_code == 200, answer.text
+    ran: dict[str, Any] = answer.json()
+    return ran
+
+
+def delete(api: Api, uuid: str) -> None:
+    assert api.call("DELETE", f"/v1/containers/{uuid}?stop=True").status_code == 204
+    api.wait_gone(uuid, 60)
+
+
+def v4_of(container: dict[str, Any], network_id: str) -> str:
+    return next(a["addr"] for a in container["addresses"][network_id] if a["version"] == 4)
+
+
+def test_a_container_gets_a_bound_port_plugged_into_its_namespace(
+        api: Api, demo: openstack.connection.Connection, network: dict[str, Any],
+        cloud: Higgins) -> None:
+    container = run(api, nets=[{"network": network["net"].id}])
+    addresses = container["addresses"][network["net"].id]
+    assert {a["version"] for a in addresses} == {4, 6}
+    assert {a["subnet_id"] for a in addresses} == {network["v4"].id, network["v6"].id}
+    port = demo.network.get_port(addresses[0]["port"])
+    assert (port.device_id, port.status) == (container["uuid"], "ACTIVE")
+    inside = execute(api, container["uuid"], "ip addr show eth0")["output"]
+    assert port.mac_address in inside and f"{v4_of(container, network['net'].id)}/24" in inside
+    assert "default via 10.93.0.1" in execute(api, container["uuid"], "ip route")["output"]
+    delete(api, container["uuid"])
+    assert demo.network.find_port(port.id) is None  # made for it, deleted with it
+
+
+def test_two_containers_on_one_network_reach_each_other(api: Api,
+                                                        network: dict[str, Any]) -> None:
+    first = run(api, nets=[{"network": network["net"].id}])
+    second = run(api, nets=[{"network": network["net"].id}])
+    target = v4_of(second, network["net"].id)
+    pinged = execute(api, first["uuid"], f"ping -c 1 -W 3 {target}")
+    assert pinged["exit_code"] == 0, pinged
+    for container in (first, second):
+        delete(api, container["uuid"])
+
+
+def test_a_port_the_tenant_brought_is_handed_back_unbound(
+        api: Api, demo: openstack.connection.Connection, network: dict[str, Any]) -> None:
+    port = demo.network.create_port(network_id=network["net"].id,
+                                    fixed_ips=[{"subnet_id": network["v4"].id}])
+    container = run(api, nets=[{"port": port.id}])
+    (address,) = container["addresses"][network["net"].id]
+    assert (address["port"], address["addr"], address["preserve_on_delete"]) == \
+        (port.id, port.fixed_ips[0]["ip_address"], True)
+    delete(api, container["uuid"])
+    kept = demo.network.get_port(port.id)
+    assert (kept.device_id, kept.device_owner) == ("", "")
+    demo.network.delete_port(port.id)
+
+
+def test_another_projects_network_cannot_be_used(cloud: Higgins,
+                                                 network: dict[str, Any]) -> None:
+    alt = Api(cloud.url, {"X-Auth-Token": token("alt_member", "alt_demo")[0]})
+    answer = alt.call("POST", "/v1/containers", json={
+        "image": "busybox:local", "nets": [{"network": network["net"].id}]})
+    assert answer.status_code == 400, answer.text
+    assert "could not be found in Neutron" in answer.json()["errors"][0]["detail"]
+
+
+def test_security_groups_are_enforced_inside_the_namespace(
+        api: Api, demo: openstack.connection.Connection, network: dict[str, Any]) -> None:
+    group = demo.network.create_security_group(name=f"web-{uuidlib.uuid4().hex[:6]}")
+    demo.network.create_security_group_rule(
+        security_group_id=group.id, direction="ingress", ethertype="IPv4", protocol="tcp",
+        port_range_min=8080, port_range_max=8080)
+    listen = ("for p in 8080 8081; do (while true; do echo hi | nc -l -p $p; done) & done; "
+              "trap 'exit 0' TERM; sleep 300 & wait")
+    made: list[str] = []
+    try:
+        server = api.wait_status(api.create(
+            command=["sh", "-c", listen], nets=[{"network": network["net"].id}],
+            security_groups=[group.name])["uuid"], "Running", timeout=60)
+        made.append(server["uuid"])
+        assert server["security_groups"] == [group.name]
+        client = run(api, nets=[{"network": network["net"].id}])
+        made.append(client["uuid"])
+        address = v4_of(server, network["net"].id)
+        opened = execute(api, client["uuid"], f"sh -c 'nc -w 3 {address} 8080 </dev/null'")
+        closed = execute(api, client["uuid"], f"sh -c 'nc -w 3 {address} 8081 </dev/null'")
+        assert "hi" in opened["output"], opened
+        assert "hi" not in closed["output"], closed
+    finally:
+        for uuid in made:
+            delete(api, uuid)
+        demo.network.delete_security_group(group.id)
