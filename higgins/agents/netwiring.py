@@ -1,12 +1,20 @@
 """EDGE: the host side of a Neutron port bound by the ML2 driver `higgins` (vif_type bridge):
 a Linux bridge per network, a VXLAN device on it for traffic between hosts, and a veth pair whose
 peer carries the port into a container's network namespace.
-Side effects: runs iproute2 (`ip`, `bridge`), `sysctl` and util-linux `nsenter` as subprocesses,
-creating, changing and deleting network devices, addresses, routes and FDB entries.
+Also the ports' security groups, as nftables tables in the container's namespace (the rules are
+rendered by higgins.agents.netfilter).
+Side effects: runs iproute2 (`ip`, `bridge`), `sysctl`, `nft` and util-linux `nsenter` as
+subprocesses, creating, changing and deleting network devices, addresses, routes, FDB entries
+and nftables tables.
 
-Every function works in the current network namespace (the agent's), or in the one whose file
-`host_netns` names (e.g. /run/netns/X: how the tests stand up two hosts on one machine).
-A container is reached through its pid: /proc/<pid>/ns/net. Every function is idempotent.
+Every host-side function works in the current network namespace (the agent's), or in the one
+whose file `host_netns` names (e.g. /run/netns/X: how the tests stand up two hosts on one
+machine). A container is reached through its pid: /proc/<pid>/ns/net. Everything is idempotent.
+
+The host's own firewall is left alone. Where bridged frames pass through iptables
+(br_netfilter's bridge-nf-call-iptables = 1) and FORWARD drops by default (Docker's engine with
+its iptables on), traffic between two taps of a bridge is dropped until the operator allows it,
+e.g. `iptables -I DOCKER-USER -i hg-+ -o hg-+ -j ACCEPT` (and ip6tables alike).
 """
 
 from __future__ import annotations
