@@ -32,7 +32,10 @@ def mount(connection_info: dict[str, Any], target: Path) -> str:
     blkid finds no filesystem on it; nothing when it is already mounted there. The loop
     device."""
     check_supported(connection_info)
-    path = cinder.connect_volume(connection_info)
+    try:
+        path = cinder.connect_volume(connection_info)
+    except cinder.CinderError as error:
+        raise VolumeError(str(error)) from error
     with _lock:
         mounted = _source_of(target)
         if mounted is not None:

@@ -13,6 +13,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import keystoneauth1.exceptions
@@ -201,14 +202,14 @@ def connector(host: str, ip: str = "127.0.0.1") -> dict[str, Any]:
 
 @functools.cache
 def _connector_properties(host: str, ip: str) -> tuple[tuple[str, Any], ...]:
-    brick_privileged, brick_connector = _os_brick()
-    brick_privileged.default.set_client_mode(False)
+    brick = _os_brick()
+    brick.privileged.default.set_client_mode(False)
     with warnings.catch_warnings():
         # eventlet warns before every fork with a preexec_fn, which is how os-brick's probes
         # run their commands; nothing here uses eventlet
         warnings.filterwarnings("ignore", message=r"Using fork\(\) is a bad idea",
                                 category=DeprecationWarning)
-        properties = brick_connector.get_connector_properties(None, ip, False, False,
+        properties = brick.connector.get_connector_properties(None, ip, False, False,
                                                               host=host)
     return tuple(properties.items())
 
@@ -216,14 +217,18 @@ def _connector_properties(host: str, ip: str) -> tuple[tuple[str, Any], ...]:
 def connect_volume(connection_info: dict[str, Any]) -> str:
     """The path on this host of the volume `connection_info` describes, from os-brick's
     connector for its driver_volume_type (for `local`, the file Cinder's driver named)."""
-    _, brick_connector = _os_brick()
+    brick = _os_brick()
     protocol = str(connection_info.get("driver_volume_type", "")).upper()
-    initiator = brick_connector.InitiatorConnector.factory(protocol, None)
-    return str(initiator.connect_volume(connection_info)["path"])
+    try:
+        initiator = brick.connector.InitiatorConnector.factory(protocol, None)
+        return str(initiator.connect_volume(connection_info)["path"])
+    except (brick.exception.BrickException, ValueError, KeyError, OSError) as error:
+        raise CinderError(502, f"os-brick could not connect the {protocol.lower()} volume: "
+                               f"{error}") from error
 
 
 @functools.cache
-def _os_brick() -> tuple[Any, Any]:
+def _os_brick() -> SimpleNamespace:
     """os-brick, imported when first used: it imports eventlet (through oslo.privsep), which an
     API process has no use for. The import warns about eventlet (a banner printed by default)
     and about modules oslo.service and oslo.utils deprecated themselves: about os-brick's
@@ -231,9 +236,11 @@ def _os_brick() -> tuple[Any, Any]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
         warnings.filterwarnings("ignore", category=DeprecationWarning)
+        import os_brick.exception  # noqa: PLC0415
         import os_brick.privileged  # noqa: PLC0415
-        from os_brick.initiator import connector as brick_connector  # noqa: PLC0415
-    return os_brick.privileged, brick_connector
+        from os_brick.initiator import connector  # noqa: PLC0415
+    return SimpleNamespace(privileged=os_brick.privileged, connector=connector,
+                           exception=os_brick.exception)
 
 
 def _attachments_api(conn: Connection) -> BlockStorage:

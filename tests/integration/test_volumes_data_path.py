@@ -124,6 +124,12 @@ def test_connections_other_than_local_are_refused(kind: str, target: Path) -> No
     assert not target.exists()
 
 
+def test_a_local_connection_without_a_path_is_refused(target: Path) -> None:
+    with pytest.raises(volumes.VolumeError, match="no device_path"):
+        volumes.mount({"driver_volume_type": "local"}, target)
+    assert not target.exists()
+
+
 def test_an_attached_volume_is_in_use_once_per_container(
         member: openstack.connection.Connection, service: openstack.connection.Connection,
         volume: cinder.Volume, host_connector: dict[str, object]) -> None:
