@@ -63,6 +63,7 @@ class Agent:
             CommandType.DELETE: self._delete,
             CommandType.UPDATE: self._update,
             CommandType.REBUILD: self._rebuild,
+            CommandType.NETWORK: self._network,
         }
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -308,6 +309,17 @@ class Agent:
             raise DriverError(f"Host {self.host} has no Neutron configured ([neutron] "
                               "enabled), so it cannot plug the container's ports.")
         return self._networking.attach(uuid, spec)
+
+    def _network(self, uuid: str, data: dict[str, Any]) -> Drafts:
+        """Zun's network actions: reported as changed, or failed with the reason."""
+        try:
+            if self._networking is None:
+                raise DriverError(f"Host {self.host} has no Neutron configured ([neutron] "
+                                  "enabled).")
+            changed = self._networking.change(uuid, data)
+        except DriverError as error:
+            return [events.Draft(EventType.NETWORK_CHANGE_FAILED, uuid, {"reason": str(error)})]
+        return [events.Draft(EventType.NETWORK_CHANGED, uuid, changed)]
 
     def _with_image(self, spec: dict[str, Any]) -> dict[str, Any]:
         """The spec, its image now on this host: pulled by Docker, or loaded from Glance (the

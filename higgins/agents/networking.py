@@ -48,7 +48,8 @@ class Networking:
 
     def attach(self, uuid: str, spec: dict[str, Any]) -> Attached:
         """Ports made or taken over, bound here and plugged into the container's sandbox."""
-        conn, taken = self._connect(), []
+        conn = self._connect()
+        taken: list[dict[str, Any]] = []
         try:
             given = {net.get("port") for net in spec["nets"]}
             earlier = [p for p in neutron.ports_of(conn, uuid)  # a retried create's
@@ -59,11 +60,12 @@ class Networking:
                                         net.get("fixed_ips") or (),
                                         spec.get("security_group_ids") or (), uuid)
                 taken.append({"id": port_id, "network_id": net.get("network"),
-                              "preserve_on_delete": bool(net.get("port"))})
+                              "preserve_on_delete": bool(net.get("port")),
+                              "ifname": f"eth{len(taken)}"})
             bindings = [neutron.bind_port(conn, p["id"], uuid, self._host) for p in taken]
             pid = self._driver.ensure_network_sandbox(uuid, spec.get("hostname") or None)
-            for index, binding in enumerate(bindings):
-                self._plug(conn, pid, binding, f"eth{index}")
+            for port, binding in zip(taken, bindings, strict=True):
+                self._plug(conn, pid, binding, port["ifname"])
         except (ServiceError, DriverError, netwiring.WiringError) as error:
             self.detach(uuid, taken)
             raise DriverError(f"Could not connect the container to its networks: {error}") \
@@ -86,7 +88,61 @@ class Networking:
         netwiring.apply_security_groups(pid, ifname, [netwiring.Rule(**r) for r in rules],
                                         binding.port_security)
 
-    def detach(self, uuid: str, ports: list[dict[str, Any]]) -> None:
+    def change(self, uuid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """One of Zun's network actions on a container that has ports: attach a network (a
+        port bound and plugged as the next ethN), detach ports, add or remove a security
+        group on every port (its filter renewed in the namespace). What container.network.
+        changed reports: the container's addresses, ports and security groups now."""
+        conn, op = self._connect(), data["op"]
+        ports = [dict(p) for p in data["ports"]]
+        try:
+            pid = self._driver.ensure_network_sandbox(uuid, None)
+            if op == "attach":
+                ports.append(self._attach_one(conn, uuid, pid, data, ports))
+            elif op == "detach":
+                gone = [p for p in ports if p["id"] in data["detach"]]
+                self.detach(uuid, gone, keep_sandbox=True)
+                ports = [p for p in ports if p["id"] not in data["detach"]]
+            else:
+                self._regroup(conn, pid, ports, data["group"], op == "add_security_group")
+            bindings = [neutron.describe_port(conn, p["id"]) for p in ports]
+        except (ServiceError, netwiring.WiringError) as error:
+            raise DriverError(f"Could not change the container's networking: {error}") \
+                from error
+        attached = _attached(bindings, ports)
+        return {"addresses": attached.addresses, "ports": attached.ports,
+                "security_groups": list(data.get("security_groups") or ()),
+                "security_group_ids": list(bindings[0].security_group_ids) if bindings else []}
+
+    def _attach_one(self, conn: neutron.Connection, uuid: str, pid: int,
+                    data: dict[str, Any], ports: list[dict[str, Any]]) -> dict[str, Any]:
+        net = data["net"]
+        used = {p.get("ifname") for p in ports}
+        ifname = next(f"eth{i}" for i in range(len(ports) + 1) if f"eth{i}" not in used)
+        port_id = net.get("port") or neutron.create_port(
+            conn, data.get("project_id", ""), net["network"], net.get("fixed_ips") or (),
+            data.get("security_group_ids") or (), uuid)
+        taken = {"id": port_id, "network_id": net.get("network"),
+                 "preserve_on_delete": bool(net.get("port") or net.get("preserve_on_delete")),
+                 "ifname": ifname}
+        try:
+            self._plug(conn, pid, neutron.bind_port(conn, port_id, uuid, self._host), ifname)
+        except (ServiceError, netwiring.WiringError):
+            self.detach(uuid, [taken], keep_sandbox=True)
+            raise
+        return taken
+
+    def _regroup(self, conn: neutron.Connection, pid: int, ports: list[dict[str, Any]],
+                 group: str, adding: bool) -> None:
+        for port in ports:
+            current = list(neutron.describe_port(conn, port["id"]).security_group_ids)
+            wanted = [*current, group] if adding and group not in current else \
+                [g for g in current if g != group or adding]
+            neutron.set_security_groups(conn, port["id"], wanted)
+            self._plug(conn, pid, neutron.describe_port(conn, port["id"]),
+                       str(port.get("ifname") or "eth0"))
+
+    def detach(self, uuid: str, ports: list[dict[str, Any]], keep_sandbox: bool = False) -> None:
         """Unplug and release the container's ports and remove its sandbox; what is gone
         already is skipped, so a repeat is harmless."""
         conn = self._connect()
@@ -97,7 +153,8 @@ class Networking:
                 neutron.release_port(conn, port["id"], bool(port.get("preserve_on_delete")))
             except ServiceError as error:
                 LOG.warning("port %s of %s not released: %s", port["id"], uuid, error)
-        self._driver.remove_network_sandbox(uuid)
+        if not keep_sandbox:
+            self._driver.remove_network_sandbox(uuid)
 
 
 def _take(earlier: list[dict[str, Any]], network_id: str) -> str | None:

@@ -26,6 +26,7 @@ from higgins.api import (
     images,
     microversions,
     missing,
+    network_actions,
     openapi,
     quotas,
     subscriptions,
@@ -68,6 +69,7 @@ def create_app(bus: Bus, store: Store, agents: AgentDirectory,
     app.register_blueprint(hosts.blueprint)
     app.register_blueprint(images.blueprint)
     app.register_blueprint(glance.blueprint)
+    app.register_blueprint(network_actions.blueprint)
     app.register_blueprint(capsules.blueprint)
     app.register_blueprint(quotas.blueprint)
     app.register_blueprint(events.blueprint)

@@ -10,7 +10,7 @@ import uuid as uuidlib
 from typing import Any
 
 import flask
-import yaml  # type: ignore[import-untyped]  # no stubs among the pinned tools
+import yaml  # type: ignore[import-untyped,unused-ignore]  # no stubs among the pinned tools
 
 from higgins import events, folding
 from higgins.api import errors, paging, parsing, quotas, views

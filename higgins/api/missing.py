@@ -17,10 +17,7 @@ blueprint = flask.Blueprint("missing", __name__)
 
 # Zun's container actions Higgins does not have yet, with the method Zun serves each on; the
 # rule guarding each is container:<action>.
-_ACTION_METHODS = {
-    "attach": "GET", "add_security_group": "POST", "remove_security_group": "POST",
-    "network_attach": "POST", "network_detach": "POST", "network_list": "GET",
-}
+_ACTION_METHODS = {"attach": "GET"}
 CONTAINER_ACTIONS = tuple(_ACTION_METHODS)
 RESOURCES = ("networks", "registries")
 

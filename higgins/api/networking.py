@@ -22,11 +22,11 @@ def enabled() -> bool:
     return services().openstack.neutron
 
 
-def _connection() -> neutron.Connection:
+def connection() -> neutron.Connection:
     return connections.for_request(flask.request.environ, services().openstack)
 
 
-def _refused(error: ServiceError) -> errors.ApiError:
+def refused(error: ServiceError) -> errors.ApiError:
     return errors.ApiError(error.status, "container.network", str(error))
 
 
@@ -42,17 +42,17 @@ def resolve(body: dict[str, Any], caller: Caller) -> dict[str, Any]:
             raise errors.bad_request("Security groups other than 'default' need Neutron, and "
                                      "this Higgins has none configured ([neutron] enabled).")
         return {}
-    conn = _connection()
+    conn = connection()
     try:
-        resolved = [_net(conn, net) for net in nets] or \
+        resolved = [net_of(conn, net) for net in nets] or \
             [{"network": neutron.project_network(conn, caller.project_id)["id"]}]
         ids = neutron.security_group_ids(conn, groups, caller.project_id) if groups else []
     except ServiceError as error:
-        raise _refused(error) from error
+        raise refused(error) from error
     return {"nets": resolved, "security_groups": list(groups), "security_group_ids": ids}
 
 
-def _net(conn: neutron.Connection, net: Any) -> dict[str, Any]:
+def net_of(conn: neutron.Connection, net: Any) -> dict[str, Any]:
     """One of Zun's nets entries: {"network"} or {"port"}, with v4-/v6-fixed-ip for a
     network."""
     if not isinstance(net, dict) or not (net.get("network") or net.get("port")) or \
@@ -67,3 +67,4 @@ def _net(conn: neutron.Connection, net: Any) -> dict[str, Any]:
              if net.get(key)]
     return {"network": network["id"], "fixed_ips": fixed,
             "preserve_on_delete": bool(net.get("preserve_on_delete"))}
+

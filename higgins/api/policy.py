@@ -61,15 +61,13 @@ _CONTAINER_RULES: dict[str, tuple[str, str]] = {
     "execute_resize": (MEMBER, "POST /v1/containers/{id}/execute_resize"),
     "resize_container": (MEMBER, "POST /v1/containers/{id}/resize_container (1.19)"),
     "actions": (READER, "GET /v1/containers/{id}/container_actions[/{request_id}]"),
-    # Zun's, for actions Higgins does not have yet: who may not is told so before the 501
+    "add_security_group": (MEMBER, "POST /v1/containers/{id}/add_security_group"),
+    "remove_security_group": (MEMBER, "POST /v1/containers/{id}/remove_security_group"),
+    "network_attach": (MEMBER, "POST /v1/containers/{id}/network_attach"),
+    "network_detach": (MEMBER, "POST /v1/containers/{id}/network_detach"),
+    "network_list": (READER, "GET /v1/containers/{id}/network_list"),
+    # Zun's, for an action Higgins does not have yet: who may not is told so before the 501
     "attach": (MEMBER, "GET /v1/containers/{id}/attach (not implemented yet)"),
-    "add_security_group": (MEMBER, "POST /v1/containers/{id}/add_security_group (not "
-                                   "implemented yet)"),
-    "remove_security_group": (MEMBER, "POST /v1/containers/{id}/remove_security_group (not "
-                                      "implemented yet)"),
-    "network_attach": (MEMBER, "POST /v1/containers/{id}/network_attach (not implemented yet)"),
-    "network_detach": (MEMBER, "POST /v1/containers/{id}/network_detach (not implemented yet)"),
-    "network_list": (READER, "GET /v1/containers/{id}/network_list (not implemented yet)"),
 }
 _OTHER_RULES: dict[str, tuple[str, str]] = {
     "host:get_all": (ADMIN, "GET /v1/hosts"),

@@ -130,9 +130,19 @@ def bind_port(conn: Connection, port_id: str, device_id: str, host: str,
             raise ServiceError(502, f"Neutron could not bind port {port_id} to host {host} "
                                     f"(vif_type {port.binding_vif_type}); is the 'higgins' ML2 "
                                     "mechanism driver enabled?")
-        network = conn.network.get_network(port.network_id)
-        subnets = {s: conn.network.get_subnet(s) for s in
-                   {ip["subnet_id"] for ip in port.fixed_ips or ()}}
+        return _binding(conn, port)
+
+
+def describe_port(conn: Connection, port_id: str) -> Binding:
+    """A bound port as it is now (its fixed IPs, groups, binding)."""
+    with translated("Neutron", f"read port {port_id}"):
+        return _binding(conn, conn.network.get_port(port_id))
+
+
+def _binding(conn: Connection, port: Any) -> Binding:
+    network = conn.network.get_network(port.network_id)
+    subnets = {s: conn.network.get_subnet(s) for s in
+               {ip["subnet_id"] for ip in port.fixed_ips or ()}}
     return Binding(
         str(port.id), str(port.network_id), str(port.mac_address),
         int(network.mtu or 1500), str(port.binding_vif_type),

@@ -22,6 +22,10 @@ STARTS: Mapping[str, str] = {
     EventType.RENAMED: "rename",
     EventType.REBUILD_REQUESTED: "rebuild",
     EventType.COMMIT_REQUESTED: "commit",
+    EventType.NETWORK_ATTACH_REQUESTED: "network_attach",
+    EventType.NETWORK_DETACH_REQUESTED: "network_detach",
+    EventType.SECURITY_GROUP_ADD_REQUESTED: "add_security_group",
+    EventType.SECURITY_GROUP_REMOVE_REQUESTED: "remove_security_group",
 }
 # The event that finishes each action when it succeeds (a create with run=true ends started).
 FINISHES: Mapping[str, frozenset[str]] = {
@@ -37,8 +41,11 @@ FINISHES: Mapping[str, frozenset[str]] = {
     "rename": frozenset({EventType.RENAMED}),
     "rebuild": frozenset({EventType.REBUILT}),
     "commit": frozenset({EventType.COMMITTED}),
+    **{action: frozenset({EventType.NETWORK_CHANGED}) for action in (
+        "network_attach", "network_detach", "add_security_group", "remove_security_group")},
 }
-FAILURES = frozenset({EventType.FAILED, EventType.UPDATE_FAILED, EventType.COMMIT_FAILED})
+FAILURES = frozenset({EventType.FAILED, EventType.UPDATE_FAILED, EventType.COMMIT_FAILED,
+                      EventType.NETWORK_CHANGE_FAILED})
 
 
 @dataclass(frozen=True)

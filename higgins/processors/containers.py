@@ -7,6 +7,7 @@ from typing import Any
 
 from higgins import events
 from higgins.events import CommandType, EventType
+from higgins.processors import networks
 from higgins.processors.model import (
     Action,
     ContainerState,
@@ -48,6 +49,11 @@ VALID_STATES: Mapping[Action, frozenset[Status]] = {
     Action.RESIZE: frozenset({S.RUNNING}),
     Action.EXECUTE_RESIZE: frozenset({S.RUNNING}),
     Action.RESIZE_CONTAINER: frozenset({S.CREATED, S.RUNNING, S.STOPPED, S.PAUSED}),
+    Action.NETWORK_ATTACH: frozenset({S.CREATED, S.RUNNING, S.STOPPED}),
+    Action.NETWORK_DETACH: frozenset({S.CREATED, S.RUNNING, S.STOPPED}),
+    Action.NETWORK_LIST: frozenset(s for s in Status if s not in (S.DELETED,)),
+    Action.ADD_SECURITY_GROUP: frozenset({S.CREATED, S.RUNNING, S.STOPPED, S.PAUSED}),
+    Action.REMOVE_SECURITY_GROUP: frozenset({S.CREATED, S.RUNNING, S.STOPPED, S.PAUSED}),
 }
 
 _REQUESTED: Mapping[Action, EventType] = {
@@ -64,6 +70,10 @@ _REQUESTED: Mapping[Action, EventType] = {
     Action.UPDATE: EventType.UPDATE_REQUESTED,
     Action.REBUILD: EventType.REBUILD_REQUESTED,
     Action.COMMIT: EventType.COMMIT_REQUESTED,
+    Action.NETWORK_ATTACH: EventType.NETWORK_ATTACH_REQUESTED,
+    Action.NETWORK_DETACH: EventType.NETWORK_DETACH_REQUESTED,
+    Action.ADD_SECURITY_GROUP: EventType.SECURITY_GROUP_ADD_REQUESTED,
+    Action.REMOVE_SECURITY_GROUP: EventType.SECURITY_GROUP_REMOVE_REQUESTED,
 }
 
 
@@ -289,6 +299,7 @@ _FOLDERS: Mapping[str, Folder] = {
     EventType.REBUILD_REQUESTED: _rebuild_requested,
     EventType.REBUILT: _rebuilt,
     EventType.RESTART_SCHEDULED: _restart_scheduled,
+    EventType.NETWORK_CHANGED: networks.changed,
 }
 
 
@@ -337,6 +348,10 @@ _COMMANDS: Mapping[str, CommandType] = {
     EventType.UPDATE_REQUESTED: CommandType.UPDATE,
     EventType.REBUILD_REQUESTED: CommandType.REBUILD,
     EventType.COMMIT_REQUESTED: CommandType.COMMIT,
+    EventType.NETWORK_ATTACH_REQUESTED: CommandType.NETWORK,
+    EventType.NETWORK_DETACH_REQUESTED: CommandType.NETWORK,
+    EventType.SECURITY_GROUP_ADD_REQUESTED: CommandType.NETWORK,
+    EventType.SECURITY_GROUP_REMOVE_REQUESTED: CommandType.NETWORK,
 }
 
 
@@ -362,6 +377,9 @@ def route(state: ContainerState | None, envelope: events.Envelope) -> Outcome:
     if command is CommandType.REBUILD:
         data = {**create_command(state, state.host).data, "run": data["run"],
                 "container_id": state.container_id}
+    if command is CommandType.NETWORK:
+        data = {**networks.command_data(state, envelope), **(
+            {"generation": state.generation} if state.generation else {})}
     return Outcome(commands=(events.CommandDraft(command, state.host, state.uuid, data),))
 
 

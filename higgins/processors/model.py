@@ -77,6 +77,11 @@ class Action(enum.StrEnum):
     RESIZE = "resize"  # the TTY's size
     EXECUTE_RESIZE = "execute_resize"
     RESIZE_CONTAINER = "resize_container"  # cpu and memory (1.19), as update
+    NETWORK_ATTACH = "network_attach"
+    NETWORK_DETACH = "network_detach"
+    NETWORK_LIST = "network_list"
+    ADD_SECURITY_GROUP = "add_security_group"
+    REMOVE_SECURITY_GROUP = "remove_security_group"
 
 
 _FIELDS: dict[type, frozenset[str]] = {}

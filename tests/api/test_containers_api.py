@@ -228,11 +228,26 @@ def test_list_pages_with_limit_and_marker(client: Any) -> None:
     assert [c["uuid"] for c in rest["containers"]] == uuids[2:] and rest["next"] is None
 
 
+@pytest.mark.parametrize("path", [
+    "network_attach?network=x", "network_detach?network=x", "add_security_group?name=x",
+    "remove_security_group?name=x"])
+def test_network_actions_without_neutron_are_400_saying_so(client: Any, path: str) -> None:
+    uuid = create(client).get_json()["uuid"]
+    response = client.post(f"/v1/containers/{uuid}/{path}", headers=V140)
+    assert response.status_code == 400
+    assert "need Neutron" in error_of(response)["detail"]
+
+
+def test_a_container_without_ports_lists_no_networks(client: Any) -> None:
+    uuid = create(client).get_json()["uuid"]
+    response = client.get(f"/v1/containers/{uuid}/network_list", headers=V140)
+    assert response.status_code == 200 and response.get_json() == {"networks": []}
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
         pytest.param("GET", "/v1/containers/{uuid}/attach", id="attach"),
-        pytest.param("POST", "/v1/containers/{uuid}/network_attach?network=x", id="network"),
         pytest.param("GET", "/v1/registries", id="registries"),
         pytest.param("GET", "/v1/images/busybox/search", id="docker-image-search"),
     ],

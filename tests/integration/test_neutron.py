@@ -22,6 +22,7 @@ from tests.integration.conftest import (
     Higgins,
     deployment,
     remove_host_containers,
+    wait_for,
 )
 from tests.integration.test_glance import OPENSTACK
 from tests.integration.test_keystone import AUTHTOKEN, KEYSTONE, token
@@ -179,3 +180,68 @@ def test_security_groups_are_enforced_inside_the_namespace(
         for uuid in made:
             delete(api, uuid)
         demo.network.delete_security_group(group.id)
+
+
+def test_a_network_attached_and_detached_while_it_runs(
+        api: Api, demo: openstack.connection.Connection, network: dict[str, Any]) -> None:
+    other = demo.network.create_network(name=f"higgins-test-{uuidlib.uuid4().hex[:6]}")
+    demo.network.create_subnet(network_id=other.id, ip_version=4, cidr="10.94.0.0/24")
+    container = run(api, nets=[{"network": network["net"].id}])
+    uuid = container["uuid"]
+    try:
+        assert api.action(uuid, "network_attach", f"?network={other.id}").status_code == 202
+        listed = wait_for(lambda: len(n := api.call(
+            "GET", f"/v1/containers/{uuid}/network_list").json()["networks"]) == 2 and n,
+            30, "two networks listed")
+        added = next(n for n in listed if n["net_id"] == other.id)
+        inside = execute(api, uuid, "ip addr show eth1")["output"]
+        assert added["fixed_ips"][0]["ip_address"] in inside
+        assert api.action(uuid, "network_detach", f"?network={other.id}").status_code == 202
+        wait_for(lambda: [n["net_id"] for n in api.call(
+            "GET", f"/v1/containers/{uuid}/network_list").json()["networks"]] ==
+            [network["net"].id], 30, "one network left")
+        assert demo.network.find_port(added["port_id"]) is None
+        assert execute(api, uuid, "ip link show eth1")["exit_code"] != 0
+    finally:
+        delete(api, uuid)
+        demo.network.delete_network(other.id)
+
+
+def test_a_security_group_added_and_removed_opens_and_closes_a_port(
+        api: Api, demo: openstack.connection.Connection, network: dict[str, Any]) -> None:
+    group = demo.network.create_security_group(name=f"web-{uuidlib.uuid4().hex[:6]}")
+    demo.network.create_security_group_rule(
+        security_group_id=group.id, direction="ingress", ethertype="IPv4", protocol="tcp",
+        port_range_min=8080, port_range_max=8080)
+    closed = demo.network.create_security_group(name=f"closed-{uuidlib.uuid4().hex[:6]}")
+    listen = "(while true; do echo hi | nc -l -p 8080; done) & trap 'exit 0' TERM; " \
+             "sleep 300 & wait"
+    made: list[str] = []
+    try:
+        server = api.wait_status(api.create(command=["sh", "-c", listen],
+                                            nets=[{"network": network["net"].id}],
+                                            security_groups=[closed.name])["uuid"],
+                                 "Running", timeout=60)
+        client = run(api, nets=[{"network": network["net"].id}])
+        made += [server["uuid"], client["uuid"]]
+        probe = f"sh -c 'nc -w 2 {v4_of(server, network['net'].id)} 8080 </dev/null'"
+
+        def answers() -> bool:
+            return "hi" in execute(api, client["uuid"], probe)["output"]
+
+        assert not answers()  # its only group has no ingress rule
+        assert api.action(server["uuid"], "add_security_group",
+                          f"?name={group.name}").status_code == 202
+        shown = wait_for(lambda: group.name in (api.show(server["uuid"]) or {}).get(
+            "security_groups", []) and api.show(server["uuid"]), 30, "the group shown")
+        assert shown and answers()
+        assert api.action(server["uuid"], "remove_security_group",
+                          f"?name={group.name}").status_code == 202
+        wait_for(lambda: group.name not in (api.show(server["uuid"]) or {}).get(
+            "security_groups", [group.name]), 30, "the group gone")
+        assert not answers()
+    finally:
+        for uuid in made:
+            delete(api, uuid)
+        demo.network.delete_security_group(group.id)
+        demo.network.delete_security_group(closed.id)
