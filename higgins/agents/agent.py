@@ -14,6 +14,7 @@ from typing import Any
 
 from higgins import events, folding, publishing
 from higgins.agents import image_commands, reconcile, stats
+from higgins.agents.cinder_volumes import CinderVolumes
 from higgins.agents.docker_driver import DockerDriver, DriverError
 from higgins.agents.glance_images import GlanceImages
 from higgins.agents.networking import Attached, Networking
@@ -36,7 +37,8 @@ class Agent:
                  availability_zone: str = "nova", url: str = "",
                  labels: Mapping[str, str] | None = None,
                  reserved_memory_mb: int = 0, glance: GlanceImages | None = None,
-                 networking: Networking | None = None) -> None:
+                 networking: Networking | None = None,
+                 volumes: CinderVolumes | None = None) -> None:
         self.host = host
         self.availability_zone = availability_zone
         self.labels = dict(labels or {})  # [agent] labels, reported for the LabelFilter
@@ -47,6 +49,7 @@ class Agent:
         self._driver = driver
         self._glance = glance  # Zun's glance image driver, when Higgins has Glance
         self._networking = networking  # Neutron ports, when Higgins has Neutron
+        self._volumes = volumes  # Cinder volumes, when Higgins has Cinder
         self._tracked: dict[str, Tracked] = {}
         self._origins: dict[str, events.Envelope] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -258,10 +261,13 @@ class Agent:
                 self._driver.ensure_sandbox(spec["capsule_id"], spec.get("project_id", ""))
         network = self._connect(uuid, spec)
         try:
+            spec = self._with_volumes(uuid, spec)
             container_id, made_now = self._driver.create(uuid, spec)
         except DriverError:
             if network is not None and self._networking is not None:
                 self._networking.detach(uuid, network.ports)
+            if spec.get("volume_mounts") and self._volumes is not None:
+                self._volumes.release(uuid, spec["volume_mounts"], delete=False)
             raise
         if spec.get("injected_files"):
             # Before any start, and again on a redelivery: writing the same files is harmless.
@@ -269,6 +275,8 @@ class Agent:
         created: dict[str, Any] = {"container_id": container_id, "host": self.host}
         if network is not None:
             created.update(addresses=network.addresses, ports=network.ports)
+        if spec.get("volume_mounts"):
+            created["volume_mounts"] = spec["volume_mounts"]
         drafts = [events.Draft(EventType.CREATED, uuid, created)]
         if not spec.get("run"):
             return drafts
@@ -320,6 +328,16 @@ class Agent:
         except DriverError as error:
             return [events.Draft(EventType.NETWORK_CHANGE_FAILED, uuid, {"reason": str(error)})]
         return [events.Draft(EventType.NETWORK_CHANGED, uuid, changed)]
+
+    def _with_volumes(self, uuid: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """The spec with its Cinder volumes attached and mounted here (volume_mounts: what
+        the container binds), if it has any not attached yet."""
+        if not spec.get("volumes") or spec.get("volume_mounts"):
+            return spec
+        if self._volumes is None:
+            raise DriverError(f"Host {self.host} has no Cinder configured ([cinder] enabled), "
+                              "so it cannot attach the container's volumes.")
+        return {**spec, "volume_mounts": self._volumes.attach(uuid, spec["volumes"])}
 
     def _with_image(self, spec: dict[str, Any]) -> dict[str, Any]:
         """The spec, its image now on this host: pulled by Docker, or loaded from Glance (the
@@ -388,6 +406,8 @@ class Agent:
         self._driver.remove(uuid, force=bool(data.get("force")))
         if data.get("ports") and self._networking is not None:
             self._networking.detach(uuid, data["ports"])
+        if data.get("volume_mounts") and self._volumes is not None:
+            self._volumes.release(uuid, data["volume_mounts"])
         if data.get("capsule_id"):
             # the last of a capsule's containers to go takes its sandbox along
             with self._lock(events.capsule_subject(data["capsule_id"])):

@@ -280,6 +280,9 @@ def _host_config(uuid: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         config["network_mode"] = f"container:{sandbox_name(spec['capsule_id'])}"
     elif spec.get("nets"):  # Neutron ports, plugged into its network sandbox's namespace
         config["network_mode"] = f"container:{netns_name(uuid)}"
+    if spec.get("volume_mounts"):  # Cinder volumes, mounted on the host by the agent
+        config["binds"] = {m["path"]: {"bind": m["destination"], "mode": "rw"}
+                           for m in spec["volume_mounts"]}
     if spec.get("memory"):
         config["mem_limit"] = f"{int(spec['memory'])}m"
     if spec.get("cpu"):

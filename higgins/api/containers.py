@@ -11,7 +11,7 @@ from typing import Any
 import flask
 
 from higgins import events, folding, publishing
-from higgins.api import errors, glance, networking, paging, parsing, quotas, views
+from higgins.api import errors, glance, networking, paging, parsing, quotas, views, volumes
 from higgins.api.identity import Caller, current_caller
 from higgins.api.microversions import Version
 from higgins.api.services import Services, allowed, authorize, granted_flag, services
@@ -73,6 +73,7 @@ def create() -> Any:
     # Not given back if the publish fails: the event may be durable all the same (a lost
     # confirm), and an allocation with no container settles away on its own (processors/quotas).
     quotas.reserve(caller.project_id, new_uuid, spec["cpu"], spec["memory"], fresh=True)
+    spec.update(volumes.resolve(body.get("mounts"), new_uuid))  # last: it may make volumes
     state = _record(services(),
                     request_envelope(EventType.CREATE_REQUESTED, new_uuid, caller, spec))
     response = flask.jsonify(_render(state))

@@ -209,17 +209,19 @@ MAX_INJECTED_BYTES = 1024 * 1024
 
 
 def injected_files(mounts: Any, version: Version) -> dict[str, str]:
-    """Zun's mounts: `bind` entries (1.25+) inject a file whose base64 content is the source;
-    `volume` entries need Cinder, which Higgins does not have yet."""
+    """Zun's mounts: `bind` entries (1.25+) inject a file whose base64 content is the source
+    (`volume` entries, Cinder volumes, are api/volumes.py's)."""
     if not mounts:
         return {}
     if not isinstance(mounts, list) or not all(isinstance(m, dict) for m in mounts):
         raise errors.bad_request("Invalid input for field 'mounts': a list of objects.")
     files: dict[str, str] = {}
     for mount in mounts:
-        if mount.get("type", "volume") != "bind":
-            raise errors.bad_request("'mounts' of type volume are not supported by Higgins yet: "
-                                     "volumes need Cinder; inject files with type bind.")
+        if mount.get("type", "volume") == "volume":
+            continue  # a Cinder volume: api/volumes.py
+        if mount.get("type") != "bind":
+            raise errors.bad_request("Invalid input for field 'mounts': type is volume or "
+                                     "bind.")
         if not version.at_least(_INJECTED_SINCE):
             raise errors.bad_request("Injected files (mounts of type bind) need microversion "
                                      "1.25 or later.")

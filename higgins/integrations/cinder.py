@@ -114,6 +114,23 @@ def wait_available(conn: Connection, volume_id: str, timeout: float = 60) -> Vol
                          f"{timeout:g} s.")
 
 
+def wait_attachable(conn: Connection, volume_id: str, timeout: float = 60) -> None:
+    """Return once the volume is past `creating` (available, or attached already: a retried
+    attach); raise when it went to error, is gone, or is still being made after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _translated(f"look up volume {volume_id}"):
+            volume = _get(conn, volume_id)
+        if volume is None:
+            raise CinderError(404, f"Cinder volume {volume_id} does not exist.")
+        if volume.status.startswith("error"):
+            raise CinderError(502, f"Cinder volume {volume_id} is {volume.status}.")
+        if volume.status not in ("creating", "downloading"):
+            return
+        _pause(deadline, f"Cinder volume {volume_id} is still {volume.status} after "
+                         f"{timeout:g} s.")
+
+
 def attach(conn: Connection, volume_id: str, instance_uuid: str, connector: dict[str, Any],
            mountpoint: str) -> Attachment:
     """Attach the volume for the container `instance_uuid` on the host `connector` describes

@@ -135,6 +135,7 @@ def created_state(envelope: events.Envelope) -> ContainerState:
         nets=[dict(net) for net in spec.get("nets") or ()],
         security_groups=list(spec.get("security_groups") or ()),
         security_group_ids=list(spec.get("security_group_ids") or ()),
+        volumes=[dict(v) for v in spec.get("volumes") or ()],
         requested_host=spec.get("requested_host"),
         injected_files=dict(spec.get("injected_files") or {}),
         capsule_id=spec.get("capsule_id"),
@@ -202,6 +203,8 @@ def _created(state: ContainerState, data: Mapping[str, Any]) -> ContainerState:
     if "ports" in data:
         state = state.evolve(addresses=dict(data.get("addresses") or {}),
                              ports=list(data["ports"]))
+    if "volume_mounts" in data:
+        state = state.evolve(volume_mounts=list(data["volume_mounts"]))
     if state.status in (S.DELETING, S.DELETED):
         return state
     task = TaskState.STARTING if state.run else None
@@ -374,6 +377,8 @@ def route(state: ContainerState | None, envelope: events.Envelope) -> Outcome:
         data["capsule_id"] = state.capsule_id
     if command is CommandType.DELETE and state.ports:
         data["ports"] = list(state.ports)  # released with it
+    if command is CommandType.DELETE and (state.volume_mounts or state.volumes):
+        data["volume_mounts"] = _mounts_to_release(state)
     if command is CommandType.REBUILD:
         data = {**create_command(state, state.host).data, "run": data["run"],
                 "container_id": state.container_id}
@@ -381,6 +386,14 @@ def route(state: ContainerState | None, envelope: events.Envelope) -> Outcome:
         data = {**networks.command_data(state, envelope), **(
             {"generation": state.generation} if state.generation else {})}
     return Outcome(commands=(events.CommandDraft(command, state.host, state.uuid, data),))
+
+
+def _mounts_to_release(state: ContainerState) -> list[dict[str, Any]]:
+    """The volumes to unmount, detach and (those Higgins made) delete with the container: as
+    attached, or as asked for when the agent never reported them attached."""
+    attached = {m["volume_id"] for m in state.volume_mounts}
+    return [*state.volume_mounts,
+            *(dict(v) for v in state.volumes if v["volume_id"] not in attached)]
 
 
 def create_command(state: ContainerState, host: str) -> events.CommandDraft:
@@ -405,6 +418,8 @@ def create_command(state: ContainerState, host: str) -> events.CommandDraft:
            if state.image_driver == "glance" else {}),
         **({"nets": list(state.nets), "security_group_ids": list(state.security_group_ids)}
            if state.nets else {}),
+        **({"volumes": list(state.volumes), "volume_mounts": list(state.volume_mounts)}
+           if state.volumes else {}),
         "run": state.run,
         "project_id": state.project_id,
         "injected_files": dict(state.injected_files),

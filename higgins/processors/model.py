@@ -141,6 +141,11 @@ class ContainerState:
     security_group_ids: list[str] = field(default_factory=list)
     addresses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     ports: list[dict[str, Any]] = field(default_factory=list)
+    # Cinder: the volumes asked for (id, destination, whether Higgins made it and so deletes
+    # it with the container), and once the agent attached them, where each is mounted on the
+    # host and its Cinder attachment
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    volume_mounts: list[dict[str, Any]] = field(default_factory=list)
     requested_host: str | None = None  # Zun 1.39: an admin's choice of host
     injected_files: dict[str, str] = field(default_factory=dict)  # path -> base64 (Zun 1.25)
     capsule_id: str | None = None  # the capsule whose network namespace it shares

@@ -15,6 +15,7 @@ import flask
 from higgins import api, folding
 from higgins import store as stores
 from higgins.agents.agent import Agent
+from higgins.agents.cinder_volumes import CinderVolumes
 from higgins.agents.docker_driver import DockerDriver
 from higgins.agents.glance_images import GlanceImages
 from higgins.agents.networking import Networking
@@ -81,7 +82,9 @@ def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOn
                   glance=GlanceImages.configured(settings.openstack, driver,
                                                  settings.state_path / "images"),
                   networking=Networking.configured(settings.openstack, driver,
-                                                   agent_settings.host))
+                                                   agent_settings.host),
+                  volumes=CinderVolumes.configured(settings.openstack, agent_settings.host,
+                                                   settings.state_path / "volumes"))
     agent.report()
     folding.current_host(bus, store, agent_settings.host)
     progress(f"agent on host {agent_settings.host!r} reported; reconciling with Docker")

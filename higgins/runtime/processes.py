@@ -24,6 +24,7 @@ from higgins import bus as buses
 from higgins import store as stores
 from higgins.agents import calls
 from higgins.agents.agent import Agent
+from higgins.agents.cinder_volumes import CinderVolumes
 from higgins.agents.docker_driver import DockerDriver
 from higgins.agents.glance_images import GlanceImages
 from higgins.agents.networking import Networking
@@ -108,7 +109,9 @@ def start_agent(conf: Settings, stop: threading.Event,
     agent = Agent(settings.host, bus, store, driver, settings.availability_zone, settings.url,
                   dict(settings.labels), settings.reserved_host_memory_mb,
                   GlanceImages.configured(conf.openstack, driver, conf.state_path / "images"),
-                  Networking.configured(conf.openstack, driver, settings.host))
+                  Networking.configured(conf.openstack, driver, settings.host),
+                  CinderVolumes.configured(conf.openstack, settings.host,
+                                           conf.state_path / "volumes"))
     agent.report()
     folding.current_host(bus, store, settings.host)
     progress(f"agent on host {settings.host!r} reported (calls at {settings.url}); reconciling")

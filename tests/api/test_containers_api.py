@@ -353,3 +353,10 @@ def test_an_injected_file_travels_in_the_create_event(client: Any, bus: Any) -> 
     uuid = create(client, {**BUSYBOX, "mounts": mounts}).get_json()["uuid"]
     (requested,) = bus.history(uuid)
     assert requested["data"]["injected_files"] == {"/etc/greeting": "aGk="}
+
+
+def test_volume_mounts_without_cinder_are_400_saying_so(client: Any) -> None:
+    response = client.post("/v1/containers", headers=V140, json={
+        "image": "busybox", "mounts": [{"size": 1, "destination": "/data"}]})
+    assert response.status_code == 400
+    assert "need Cinder" in error_of(response)["detail"]
