@@ -3,7 +3,8 @@
 # and two for Zun's tempest tests: busybox-term:local, whose PID 1 is a shell that runs the
 # command and exits on SIGTERM (busybox's sleep as PID 1 ignores it, so every stop would wait out
 # Docker's 10 s timeout), and httpd:local on top of it, a server that runs with no command given
-# (where those tests use nginx). Idempotent: each is built only when missing.
+# (where those tests use nginx). Idempotent: each is built only when missing or older than its
+# version here (the label higgins.test-image; an image built on top of one is rebuilt with it).
 set -euo pipefail
 DOCKER=/usr/bin/docker
 ctx=$(mktemp -d)
@@ -19,12 +20,21 @@ CMD ["sh"]
 DOCKERFILE
   DOCKER_BUILDKIT=0 "$DOCKER" build -q -t busybox:local "$ctx"
 fi
-if ! "$DOCKER" image inspect busybox-term:local >/dev/null 2>&1; then
+# current IMAGE VERSION: the image exists with that version label
+current() {
+  [ "$("$DOCKER" image inspect -f '{{index .Config.Labels "higgins.test-image"}}' "$1" \
+    2>/dev/null)" = "$2" ]
+}
+TERM_VERSION=2  # 2: a /tmp (Zun's archive tests put files there)
+if ! current busybox-term:local "$TERM_VERSION"; then
   echo "==> building image busybox-term:local"
+  "$DOCKER" image rm -f httpd:local >/dev/null 2>&1 || true
   mkdir -p "$ctx/term"
-  cat >"$ctx/term/Dockerfile" <<'DOCKERFILE'
+  cat >"$ctx/term/Dockerfile" <<DOCKERFILE
 FROM busybox:local
-ENTRYPOINT ["/bin/sh", "-c", "trap 'exit 143' TERM; \"$@\" & wait $!", "--"]
+RUN ["/bin/mkdir", "-m", "1777", "/tmp"]
+LABEL higgins.test-image=$TERM_VERSION
+ENTRYPOINT ["/bin/sh", "-c", "trap 'exit 143' TERM; \"\$@\" & wait \$!", "--"]
 CMD ["sleep", "1000000"]
 DOCKERFILE
   DOCKER_BUILDKIT=0 "$DOCKER" build -q -t busybox-term:local "$ctx/term"

@@ -19,12 +19,10 @@ blueprint = flask.Blueprint("missing", __name__)
 # rule guarding each is container:<action>.
 _ACTION_METHODS = {"attach": "GET"}
 CONTAINER_ACTIONS = tuple(_ACTION_METHODS)
-RESOURCES = ("networks", "registries")
+RESOURCES = ("registries",)
 
 # Zun's operations on the resources above: (method, path, the rule that guards it)
 _RESOURCE_OPERATIONS = (
-    ("POST", "/v1/networks", "network:create"),
-    ("DELETE", "/v1/networks/<path:rest>", "network:delete"),
     ("GET", "/v1/registries", "registry:get_all"),
     ("POST", "/v1/registries", "registry:create"),
     ("GET", "/v1/registries/<path:rest>", "registry:get_one"),

@@ -1,7 +1,11 @@
 """EDGE: Zun's network actions on a container with Neutron ports: network_list (its ports and
 fixed IPs, from its view), network_attach / network_detach and add / remove_security_group
 (resolved in Neutron as the caller, then recorded as requests the agent on its host carries
-out, reporting container.network.changed). Side effects: HTTP to Neutron, bus publishes."""
+out, reporting container.network.changed); and Zun's admin /v1/networks (1.27), which in Zun
+makes or removes the Docker network of a Neutron network: Higgins has none to make (each host's
+bridge for a network is made with its first port and pruned with its last), so a create
+checks the Neutron network and a delete is refused while a container still uses it.
+Side effects: HTTP to Neutron, bus publishes."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from higgins.api import errors, parsing
 from higgins.api.containers import act_on, lookup
 from higgins.api.identity import current_caller
 from higgins.api.networking import connection, enabled, net_of, refused
+from higgins.api.services import authorize, services
 from higgins.integrations import neutron
 from higgins.integrations.errors import ServiceError
 from higgins.processors import networks
@@ -108,3 +113,38 @@ def _security_group(ident: str, verb: str) -> Any:
         else Action.REMOVE_SECURITY_GROUP
     act_on(state, action, {"id": group_id, "name": name})
     return flask.Response(status=202)
+
+
+@blueprint.post("/v1/networks")
+def create_network() -> Any:
+    """Zun's network create (admin): the Neutron network, as Zun shows it."""
+    caller = authorize("network:create")
+    parsing.reject_unknown_query()
+    body = parsing.json_body()
+    if not enabled():
+        raise errors.bad_request("Networks need Neutron, and this Higgins has none configured "
+                                 "([neutron] enabled).")
+    ident = body.get("neutron_net_id") if isinstance(body, dict) else None
+    if not isinstance(ident, str) or not ident:
+        raise errors.bad_request("Invalid input for field 'neutron_net_id': the Neutron "
+                                 "network's id is required.")
+    try:
+        found = neutron.find_network(connection(), ident)
+    except ServiceError as error:
+        raise refused(error) from error
+    return {"uuid": found["id"], "name": body.get("name") or found["name"],
+            "neutron_net_id": found["id"], "project_id": caller.project_id,
+            "user_id": caller.user_id}
+
+
+@blueprint.delete("/v1/networks/<network_id>")
+def delete_network(network_id: str) -> Any:
+    """Zun's network delete (admin): 204, or 409 while a container is on it."""
+    authorize("network:delete")
+    parsing.reject_unknown_query()
+    using = [s.uuid for s in services().store.find_containers(project_id=None)
+             if network_id in s.addresses and s.status != "Deleted"]
+    if using:
+        raise errors.conflict(f"Network {network_id} is in use by container {using[0]}.",
+                              "container.network")
+    return flask.Response(status=204)

@@ -19,7 +19,7 @@ from higgins.api.microversions import Version
 
 # Fields Zun added after 1.1, with the microversion that introduced each.
 FIELD_SINCE: Mapping[str, int] = {
-    "nets": 2, "auto_remove": 3, "runtime": 5, "hostname": 9, "mounts": 11,
+    "auto_remove": 3, "runtime": 5, "hostname": 9, "mounts": 11,
     "privileged": 21, "healthcheck": 22, "exposed_ports": 24, "cpu_policy": 28,
     "registry": 31, "tty": 36, "host": 39, "entrypoint": 40,
 }

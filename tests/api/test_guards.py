@@ -26,6 +26,7 @@ from tests.api.test_services_api import report
 # What stands in for each path parameter; {container}, {capsule}, {image}: p1's (`guarded`).
 _ARGUMENTS = {"project_id": "p1", "quota_class_name": "default", "request_id": "req-1",
               "host": "node-1", "rest": "x", "image_id": "{image}", "image_name": "busybox",
+              "network_id": "x",
               "subscription_id": "{subscription}"}
 _PARAMETER = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 
