@@ -105,7 +105,7 @@ def tempest(workspace: Path, catalog: Catalog, microversions: str,
         neutron=neutron))
     env = {**os.environ, "PATH": f"{TEMPEST}:{os.environ['PATH']}"}
     done = subprocess.run(
-        [str(TEMPEST / "tempest"), "run", "--concurrency", "2",
+        [str(TEMPEST / "tempest"), "run", "--concurrency", "4",
          "--regex", r"^zun_tempest_plugin\.tests\.tempest\.api",
          "--exclude-list", str(EXCLUDE if neutron else _merged_excludes(workspace))],
         cwd=workspace, env=env, capture_output=True, text=True, timeout=1500, check=False)
