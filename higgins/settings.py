@@ -117,6 +117,11 @@ _OPTS = {
                    help="MiB of the host's memory kept for the host itself (as Nova's "
                         "option): the agent reports its memory less this, and the scheduler "
                         "claims no more than what is left."),
+        cfg.StrOpt("tunnel_ip", default="",
+                   help="This host's address for VXLAN between hosts (Neutron networks): "
+                        "reported with the host, used as the local end of each network's VXLAN "
+                        "device, and the other hosts' as its flood list. Default: host_ip "
+                        "unless that is a loopback address (then no VXLAN: one host only)."),
     ],
     "quota": [
         cfg.IntOpt("containers", default=40, min=-1,
@@ -186,18 +191,24 @@ _OPTS = {
         cfg.StrOpt("interface", default="public", choices=["public", "internal", "admin"]),
     ],
     "glance": [
+        cfg.StrOpt("endpoint_override", default="",
+                   help="This service's URL, instead of the catalog's (Nova's option)."),
         cfg.BoolOpt("enabled", default=False,
                     help="Zun's image_driver glance: containers from Glance images "
                          "(container_format docker), commits uploaded to Glance. Needs "
                          "[openstack] credentials."),
     ],
     "neutron": [
+        cfg.StrOpt("endpoint_override", default="",
+                   help="This service's URL, instead of the catalog's (Nova's option)."),
         cfg.BoolOpt("enabled", default=False,
                     help="Containers get Neutron ports (Zun's nets, security groups), plugged "
                          "by the agent on a Linux bridge per network (Neutron's ML2 with the "
                          "'higgins' mechanism driver). Needs [openstack] credentials."),
     ],
     "cinder": [
+        cfg.StrOpt("endpoint_override", default="",
+                   help="This service's URL, instead of the catalog's (Nova's option)."),
         cfg.BoolOpt("enabled", default=False,
                     help="Zun's mounts of Cinder volumes, attached through the Cinder v3 "
                          "attachments API and os-brick on the host. Needs [openstack] "
@@ -261,6 +272,7 @@ class AgentSettings:
     allow_any_address: bool = False
     labels: tuple[tuple[str, str], ...] = ()  # key, value
     reserved_host_memory_mb: int = 0
+    tunnel_ip: str = ""  # this host's VXLAN endpoint for Neutron networks; "" = none
 
 
 @dataclass(frozen=True)
@@ -277,6 +289,9 @@ class OpenStackSettings:
     glance: bool = False
     neutron: bool = False
     cinder: bool = False
+    # service type -> URL used instead of the catalog's ([glance|neutron|cinder]
+    # endpoint_override), e.g. where this host reaches a service on another address
+    endpoint_overrides: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -344,7 +359,7 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
                             agent.port, agent.url or f"http://{agent.host_ip}:{agent.port}",
                             agent.report_interval, agent.auth_key or "",
                             agent.allow_any_address, _labels(agent.labels),
-                            agent.reserved_host_memory_mb),
+                            agent.reserved_host_memory_mb, _tunnel_ip(agent)),
         bus=BusSettings(bus_url, conf.bus.log_url or store_url, conf.bus.partitions),
         processor_concurrency=conf.processor.concurrency,
         quota=QuotaDefaults(conf.quota.containers, conf.quota.cpu, conf.quota.memory,
@@ -363,6 +378,17 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
     )
 
 
+def _tunnel_ip(agent: cfg.ConfigOpts.GroupAttr) -> str:
+    """[agent] tunnel_ip, else host_ip when it is no loopback or wildcard address."""
+    if agent.tunnel_ip:
+        return str(agent.tunnel_ip)
+    try:
+        address = ipaddress.ip_address(agent.host_ip)
+    except ValueError:  # a host name
+        return "" if agent.host_ip in ("", "localhost") else str(agent.host_ip)
+    return "" if address.is_loopback or address.is_unspecified else str(address)
+
+
 def _openstack(conf: cfg.ConfigOpts) -> OpenStackSettings:
     given = conf.openstack
     for service in ("glance", "neutron", "cinder"):
@@ -371,7 +397,11 @@ def _openstack(conf: cfg.ConfigOpts) -> OpenStackSettings:
     return OpenStackSettings(given.auth_url, given.username, given.password or "",
                              given.project_name, given.user_domain_id, given.project_domain_id,
                              given.region_name, given.interface, conf.glance.enabled,
-                             conf.neutron.enabled, conf.cinder.enabled)
+                             conf.neutron.enabled, conf.cinder.enabled,
+                             tuple((kind, conf[section].endpoint_override) for section, kind in
+                                   (("glance", "image"), ("neutron", "network"),
+                                    ("cinder", "block_storage"))
+                                   if conf[section].endpoint_override))
 
 
 def _scheduler(given: cfg.ConfigOpts.GroupAttr) -> placement.Config:

@@ -80,6 +80,8 @@ class Agent:
                 "disk_total_gb": inventory.disk_total_gb,
                 "availability_zone": self.availability_zone, "agent_url": self.url,
                 "labels": dict(self.labels), **inventory.platform}
+        if self._networking is not None and self._networking.tunnel_ip:
+            data["tunnel_ip"] = self._networking.tunnel_ip
         self._bus.publish([_origin(EventType.HOST_REPORTED, events.host_subject(self.host), data)])
 
     def reconcile(self) -> None:
@@ -97,6 +99,8 @@ class Agent:
             if state and state.host == self.host and state.container_id:
                 self._tracked[state.uuid] = Tracked(state.status, state.auto_remove,
                                                     state.generation)
+                if state.ports and self._networking is not None:
+                    self._networking.remember(state.uuid, state.ports)
                 self.check(state.uuid)
 
     def fence(self) -> None:
@@ -144,6 +148,9 @@ class Agent:
             try:
                 self.report()
                 self._reconcile_if_found_down()
+                if self._networking is not None:
+                    self._networking.refresh_peers()
+                    self._networking.refresh_filters()
             except Exception:  # noqa: BLE001 - a missed heartbeat must not end the next ones
                 LOG.exception("host report failed; trying again next interval")
 

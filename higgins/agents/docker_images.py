@@ -206,6 +206,13 @@ class ImageOps:
                               f"{explain(error)}") from error
         return int(state["Pid"])
 
+    def network_sandbox_pid(self, uuid: str) -> int | None:
+        """The pid owning the container's network namespace; None without a running
+        sandbox."""
+        found = self._find_named(netns_name(uuid))
+        state = (found or {}).get("State") or {}
+        return int(state["Pid"]) if state.get("Running") else None
+
     def remove_network_sandbox(self, uuid: str) -> None:
         try:
             self._client.api.remove_container(netns_name(uuid), force=True)

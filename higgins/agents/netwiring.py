@@ -183,6 +183,15 @@ def ensure_vxlan(bridge: str, vni: int, mtu: int, underlay: Underlay,
     set_peers(vni, [p for p in underlay.peers if p != underlay.local_ip], host_netns)
 
 
+def vxlan_vnis(host_netns: str | None = None) -> list[int]:
+    """The VNIs of the VXLAN devices of networks on this host."""
+    devices = json.loads(run(["ip", "-j", "-d", "link", "show", "type", "vxlan"], host_netns)
+                         or "[]")
+    return [int(d["linkinfo"]["info_data"]["id"]) for d in devices
+            if d.get("ifname", "").startswith("vx") and "id" in
+            d.get("linkinfo", {}).get("info_data", {})]
+
+
 def _flood_list(name: str, host_netns: str | None) -> set[str]:
     entries = json.loads(run(["bridge", "-j", "fdb", "show", "dev", name], host_netns) or "[]")
     return {e["dst"] for e in entries if e.get("mac") == FLOOD_MAC and "dst" in e}

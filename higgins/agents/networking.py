@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from higgins.faults import DriverError
 from higgins.integrations import connections, neutron
 from higgins.integrations.errors import ServiceError
 from higgins.settings import OpenStackSettings
+from higgins.store.base import Store
 
 LOG = logging.getLogger(__name__)
 
@@ -33,18 +35,89 @@ class Attached:
 
 class Networking:
     def __init__(self, connect: Callable[[], neutron.Connection], driver: DockerDriver,
-                 host: str) -> None:
+                 host: str, tunnel_ip: str = "",
+                 peers: Callable[[], list[str]] = list) -> None:
         self._connect = connect  # Higgins' service user
         self._driver = driver
         self._host = host
+        self.tunnel_ip = tunnel_ip  # this host's VXLAN end ("": one host, no VXLAN)
+        self._peers = peers  # the other hosts' tunnel addresses, as they last reported
+        # the containers with ports on this host, and the rules each interface has now
+        self._ports: dict[str, list[dict[str, Any]]] = {}
+        self._applied: dict[tuple[str, str], tuple[netwiring.Rule, ...] | None] = {}
+        self._lock = threading.Lock()
 
     @classmethod
-    def configured(cls, settings: OpenStackSettings, driver: DockerDriver,
-                   host: str) -> Networking | None:
-        """The host's Neutron ports when [neutron] is enabled, else None."""
+    def configured(cls, settings: OpenStackSettings, driver: DockerDriver, host: str,
+                   tunnel_ip: str, store: Store) -> Networking | None:
+        """The host's Neutron ports when [neutron] is enabled, else None; its VXLAN peers
+        are the other hosts that report a tunnel address."""
         if not settings.neutron:
             return None
-        return cls(lambda: connections.for_service(settings), driver, host)
+
+        def peers() -> list[str]:
+            return sorted({h.tunnel_ip for h in store.list_hosts()
+                           if h.name != host and h.tunnel_ip and not h.deleted})
+
+        return cls(lambda: connections.for_service(settings), driver, host, tunnel_ip, peers)
+
+    def refresh_peers(self) -> None:
+        """Make every VXLAN device's flood list the hosts that report now (hosts come and
+        go; each report of this host's agent calls this)."""
+        if not self.tunnel_ip:
+            return
+        peers = self._peers()
+        for vni in netwiring.vxlan_vnis():
+            netwiring.set_peers(vni, peers)
+
+    def remember(self, uuid: str, ports: list[dict[str, Any]]) -> None:
+        """The container's ports, as plugged (a reconciling agent learns them from the
+        views); an empty list forgets it."""
+        with self._lock:
+            if ports:
+                self._ports[uuid] = [dict(p) for p in ports]
+            else:
+                self._ports.pop(uuid, None)
+                for key in [k for k in self._applied if k[0] == uuid]:
+                    del self._applied[key]
+
+    def refresh_filters(self) -> None:
+        """Bring every plugged interface's filter to its port's security groups and their
+        rules as Neutron has them now: a rule or group edited in Neutron reaches running
+        containers within one report interval (Neutron's own agents learn it by RPC)."""
+        with self._lock:
+            known = {uuid: list(ports) for uuid, ports in self._ports.items()}
+        if not known:
+            return
+        conn = self._connect()
+        for uuid, ports in known.items():
+            pid = self._driver.network_sandbox_pid(uuid)
+            if pid is None:
+                continue
+            for port in ports:
+                try:
+                    self._filter(conn, uuid, pid, port["id"], str(port.get("ifname") or "eth0"))
+                except (ServiceError, netwiring.WiringError) as error:
+                    LOG.warning("filter of port %s of %s not refreshed: %s", port["id"], uuid,
+                                error)
+
+    def _filter(self, conn: neutron.Connection, uuid: str, pid: int, port_id: str,
+                ifname: str) -> None:
+        found = neutron.port_groups(conn, port_id)
+        if found is None:
+            return
+        groups, port_security = found
+        rules = tuple(netwiring.Rule(**r) for r in neutron.security_group_rules(conn, groups)) \
+            if port_security else None
+        if self._applied.get((uuid, ifname), ()) == rules:
+            return
+        netwiring.apply_security_groups(pid, ifname, list(rules or ()), port_security)
+        self._applied[(uuid, ifname)] = rules
+
+    def _underlay(self) -> netwiring.Underlay | None:
+        if not self.tunnel_ip:
+            return None
+        return netwiring.Underlay(self.tunnel_ip, None, tuple(self._peers()))
 
     def attach(self, uuid: str, spec: dict[str, Any]) -> Attached:
         """Ports made or taken over, bound here and plugged into the container's sandbox."""
@@ -70,7 +143,9 @@ class Networking:
             self.detach(uuid, taken)
             raise DriverError(f"Could not connect the container to its networks: {error}") \
                 from error
-        return _attached(bindings, taken)
+        attached = _attached(bindings, taken)
+        self.remember(uuid, attached.ports)
+        return attached
 
     def _plug(self, conn: neutron.Connection, pid: int, binding: neutron.Binding,
               ifname: str) -> None:
@@ -82,7 +157,7 @@ class Networking:
             segmentation_id=details.get("segmentation_id"),
             addresses=tuple(f"{ip.address}/{ip.prefixlen}" for ip in binding.fixed_ips),
             gateways=tuple(ip.gateway for ip in binding.fixed_ips if ip.gateway),
-            ifname=ifname))
+            ifname=ifname), self._underlay())
         rules = neutron.security_group_rules(conn, binding.security_group_ids) \
             if binding.port_security else []
         netwiring.apply_security_groups(pid, ifname, [netwiring.Rule(**r) for r in rules],
@@ -110,6 +185,7 @@ class Networking:
             raise DriverError(f"Could not change the container's networking: {error}") \
                 from error
         attached = _attached(bindings, ports)
+        self.remember(uuid, attached.ports)
         return {"addresses": attached.addresses, "ports": attached.ports,
                 "security_groups": list(data.get("security_groups") or ()),
                 "security_group_ids": list(bindings[0].security_group_ids) if bindings else []}
@@ -154,6 +230,7 @@ class Networking:
             except ServiceError as error:
                 LOG.warning("port %s of %s not released: %s", port["id"], uuid, error)
         if not keep_sandbox:
+            self.remember(uuid, [])
             self._driver.remove_network_sandbox(uuid)
 
 

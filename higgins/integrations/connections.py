@@ -55,5 +55,7 @@ def for_service(settings: OpenStackSettings) -> openstack.connection.Connection:
 
 def _connection(session: keystoneauth1.session.Session,
                 settings: OpenStackSettings) -> openstack.connection.Connection:
+    overrides: dict[str, Any] = {f"{kind}_endpoint_override": url
+                                 for kind, url in settings.endpoint_overrides}
     return openstack.connection.Connection(session=session, region_name=settings.region_name,
-                                           interface=settings.interface)
+                                           interface=settings.interface, **overrides)

@@ -177,6 +177,16 @@ def release_port(conn: Connection, port_id: str, preserve: bool) -> None:
             return
 
 
+def port_groups(conn: Connection, port_id: str) -> tuple[tuple[str, ...], bool] | None:
+    """The port's security groups and whether port security is on; None when it is gone."""
+    with translated("Neutron", f"read port {port_id}"):
+        try:
+            port = conn.network.get_port(port_id)
+        except openstack.exceptions.NotFoundException:
+            return None
+    return tuple(port.security_group_ids or ()), port.is_port_security_enabled is not False
+
+
 def set_security_groups(conn: Connection, port_id: str, group_ids: Sequence[str]) -> None:
     with translated("Neutron", f"set the security groups of port {port_id}"):
         conn.network.update_port(port_id, security_group_ids=list(group_ids))

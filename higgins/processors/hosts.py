@@ -53,6 +53,7 @@ def _reported(state: HostState | None, envelope: events.Envelope) -> HostState:
         availability_zone=data.get("availability_zone", "nova"),
         agent_url=data.get("agent_url", ""),
         labels=dict(data.get("labels") or {}),
+        tunnel_ip=data.get("tunnel_ip"),
         report_count=(kept.report_count if kept else 0) + 1,
         created_at=kept.created_at if kept else envelope["time"],
     )

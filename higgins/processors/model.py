@@ -198,6 +198,7 @@ class HostState:
     availability_zone: str = "nova"
     agent_url: str = ""
     labels: dict[str, str] = field(default_factory=dict)  # [agent] labels, for LabelFilter
+    tunnel_ip: str | None = None  # where other hosts send this host's VXLAN traffic (Neutron)
     # Zun's compute service of the host: the admin's switches, and the agent's reports
     disabled: bool = False
     disabled_reason: str | None = None

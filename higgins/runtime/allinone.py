@@ -82,7 +82,8 @@ def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOn
                   glance=GlanceImages.configured(settings.openstack, driver,
                                                  settings.state_path / "images"),
                   networking=Networking.configured(settings.openstack, driver,
-                                                   agent_settings.host),
+                                                   agent_settings.host,
+                                                   agent_settings.tunnel_ip, store),
                   volumes=CinderVolumes.configured(settings.openstack, agent_settings.host,
                                                    settings.state_path / "volumes"))
     agent.report()

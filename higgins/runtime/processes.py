@@ -109,7 +109,8 @@ def start_agent(conf: Settings, stop: threading.Event,
     agent = Agent(settings.host, bus, store, driver, settings.availability_zone, settings.url,
                   dict(settings.labels), settings.reserved_host_memory_mb,
                   GlanceImages.configured(conf.openstack, driver, conf.state_path / "images"),
-                  Networking.configured(conf.openstack, driver, settings.host),
+                  Networking.configured(conf.openstack, driver, settings.host,
+                                        settings.tunnel_ip, store),
                   CinderVolumes.configured(conf.openstack, settings.host,
                                            conf.state_path / "volumes"))
     agent.report()

@@ -45,7 +45,8 @@ def start_agent(server: Deployment, host: Host, agent: str = "") -> None:
 def listed(server: Deployment) -> set[str]:
     """The hosts /v1/hosts lists (none while the API is not up yet)."""
     try:
-        answer = requests.get(server.url + "/v1/hosts", headers=V140, timeout=5).json()
+        answer = requests.get(server.url + "/v1/hosts", headers={**V140, **server.auth_headers},
+                              timeout=5).json()
     except requests.RequestException:
         return set()
     return {h["hostname"] for h in answer["hosts"]}
@@ -53,11 +54,13 @@ def listed(server: Deployment) -> set[str]:
 
 @contextlib.contextmanager
 def across(server: Deployment, hosts: list[Host], docker_client: docker.DockerClient,
-           machine_agent: bool = True, agent: str = "") -> Iterator[Deployment]:
+           machine_agent: bool = True, agent: str = "",
+           relayed: tuple[int, ...] = ()) -> Iterator[Deployment]:
     """`server` running with an agent in each host (and, with `machine_agent`, its own on the
     machine's engine) until the block ends; then closed, and every container it left in the
-    hosts' engines (an engine a test stopped is started again for that) removed."""
-    with Relay([5672, 9042]):
+    hosts' engines (an engine a test stopped is started again for that) removed. RabbitMQ,
+    Cassandra and the `relayed` ports of the machine are relayed to the hosts."""
+    with Relay([5672, 9042, *relayed]):
         try:
             if machine_agent:
                 server.start()

@@ -30,6 +30,8 @@ from tests.integration.test_keystone import AUTHTOKEN, KEYSTONE, token
 pytestmark = [pytest.mark.neutron, pytest.mark.keystone, pytest.mark.docker]
 
 NEUTRON = OPENSTACK.replace("[glance]\nenabled = true\n", "[neutron]\nenabled = true\n")
+# the agent renews security group filters at each report
+REPORTS = "[agent]\nreport_interval = 2\n"
 SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"]
 
 
@@ -43,7 +45,7 @@ def connect(user: str, project: str) -> openstack.connection.Connection:
 def cloud(tmp_path_factory: pytest.TempPathFactory,
           docker_client: docker.DockerClient) -> Iterator[Higgins]:
     server = deployment("embedded", tmp_path_factory.mktemp("neutron"))
-    server.config.write_text(server.config.read_text() + AUTHTOKEN + NEUTRON)
+    server.config.write_text(server.config.read_text() + AUTHTOKEN + NEUTRON + REPORTS)
     server.auth_headers = {"X-Auth-Token": token("demo_admin", "demo")[0]}
     try:
         server.start()
@@ -245,3 +247,29 @@ def test_a_security_group_added_and_removed_opens_and_closes_a_port(
             delete(api, uuid)
         demo.network.delete_security_group(group.id)
         demo.network.delete_security_group(closed.id)
+
+
+def test_a_rule_added_in_neutron_reaches_a_running_container(
+        api: Api, demo: openstack.connection.Connection, network: dict[str, Any]) -> None:
+    group = demo.network.create_security_group(name=f"later-{uuidlib.uuid4().hex[:6]}")
+    listen = "(while true; do echo hi | nc -l -p 8080; done) & trap 'exit 0' TERM; " \
+             "sleep 300 & wait"
+    made: list[str] = []
+    try:
+        server = api.wait_status(api.create(command=["sh", "-c", listen],
+                                            nets=[{"network": network["net"].id}],
+                                            security_groups=[group.name])["uuid"],
+                                 "Running", timeout=60)
+        client = run(api, nets=[{"network": network["net"].id}])
+        made += [server["uuid"], client["uuid"]]
+        probe = f"sh -c 'nc -w 2 {v4_of(server, network['net'].id)} 8080 </dev/null'"
+        assert "hi" not in execute(api, client["uuid"], probe)["output"]
+        demo.network.create_security_group_rule(
+            security_group_id=group.id, direction="ingress", ethertype="IPv4",
+            protocol="tcp", port_range_min=8080, port_range_max=8080)
+        wait_for(lambda: "hi" in execute(api, client["uuid"], probe)["output"], 30,
+                 "the new rule applied in the container's namespace")
+    finally:
+        for uuid in made:
+            delete(api, uuid)
+        demo.network.delete_security_group(group.id)
