@@ -12,6 +12,9 @@ from oslo_config import cfg
 
 from higgins.processors import claims, placement, restarts, webhooks
 from higgins.processors.quotas import Defaults as QuotaDefaults
+from higgins.settings_openstack import OPTS as OPENSTACK_OPTS
+from higgins.settings_openstack import OpenStackSettings as OpenStackSettings
+from higgins.settings_openstack import load as load_openstack
 
 _OPTS = {
     None: [
@@ -176,44 +179,6 @@ _OPTS = {
                      help="Seconds between the dispatcher's looks for due retries."),
         cfg.IntOpt("workers", default=8, min=1, help="Deliveries sent at once per process."),
     ],
-    "openstack": [
-        cfg.StrOpt("auth_url", default="",
-                   help="Keystone v3 URL for Higgins' own service user (Zun's [keystone_auth]), "
-                        "used where Zun acts as its service: the agents' Glance downloads and "
-                        "uploads. Empty: no OpenStack services besides Keystone tokens."),
-        cfg.StrOpt("username", default="higgins"),
-        cfg.StrOpt("password", default="", secret=True),
-        cfg.StrOpt("project_name", default="service"),
-        cfg.StrOpt("user_domain_id", default="default"),
-        cfg.StrOpt("project_domain_id", default="default"),
-        cfg.StrOpt("region_name", default="RegionOne",
-                   help="The catalog region of the OpenStack services Higgins uses."),
-        cfg.StrOpt("interface", default="public", choices=["public", "internal", "admin"]),
-    ],
-    "glance": [
-        cfg.StrOpt("endpoint_override", default="",
-                   help="This service's URL, instead of the catalog's (Nova's option)."),
-        cfg.BoolOpt("enabled", default=False,
-                    help="Zun's image_driver glance: containers from Glance images "
-                         "(container_format docker), commits uploaded to Glance. Needs "
-                         "[openstack] credentials."),
-    ],
-    "neutron": [
-        cfg.StrOpt("endpoint_override", default="",
-                   help="This service's URL, instead of the catalog's (Nova's option)."),
-        cfg.BoolOpt("enabled", default=False,
-                    help="Containers get Neutron ports (Zun's nets, security groups), plugged "
-                         "by the agent on a Linux bridge per network (Neutron's ML2 with the "
-                         "'higgins' mechanism driver). Needs [openstack] credentials."),
-    ],
-    "cinder": [
-        cfg.StrOpt("endpoint_override", default="",
-                   help="This service's URL, instead of the catalog's (Nova's option)."),
-        cfg.BoolOpt("enabled", default=False,
-                    help="Zun's mounts of Cinder volumes, attached through the Cinder v3 "
-                         "attachments API and os-brick on the host. Needs [openstack] "
-                         "credentials."),
-    ],
     "restart": [
         cfg.FloatOpt("backoff_base", default=restarts.DEFAULT.base, min=0,
                      help="Seconds before the first restart a container's restart policy "
@@ -276,25 +241,6 @@ class AgentSettings:
 
 
 @dataclass(frozen=True)
-class OpenStackSettings:
-    """Higgins' service user in Keystone and which OpenStack services it uses."""
-    auth_url: str = ""  # empty: none
-    username: str = "higgins"
-    password: str = field(default="", repr=False)
-    project_name: str = "service"
-    user_domain_id: str = "default"
-    project_domain_id: str = "default"
-    region_name: str = "RegionOne"
-    interface: str = "public"
-    glance: bool = False
-    neutron: bool = False
-    cinder: bool = False
-    # service type -> URL used instead of the catalog's ([glance|neutron|cinder]
-    # endpoint_override), e.g. where this host reaches a service on another address
-    endpoint_overrides: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
 class BusSettings:
     url: str
     log_url: str
@@ -338,8 +284,9 @@ def default_state_path() -> Path:
 
 def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
     conf = cfg.ConfigOpts()
-    for group, opts in _OPTS.items():
-        conf.register_opts(opts, group=group)
+    for options in (_OPTS, OPENSTACK_OPTS):
+        for group, opts in options.items():
+            conf.register_opts(opts, group=group)
     defaults = [f for f in ["/etc/higgins/higgins.conf"] if os.path.exists(f)]
     conf(argv, project="higgins", default_config_files=config_files or defaults)
     state = Path(conf.state_path) if conf.state_path else default_state_path()
@@ -374,7 +321,7 @@ def load(argv: list[str], config_files: list[str] | None = None) -> Settings:
         scheduler=_scheduler(conf.scheduler),
         restart=restarts.Backoff(conf.restart.backoff_base, conf.restart.backoff_max,
                                  conf.restart.backoff_reset),
-        openstack=_openstack(conf),
+        openstack=load_openstack(conf),
     )
 
 
@@ -388,20 +335,6 @@ def _tunnel_ip(agent: cfg.ConfigOpts.GroupAttr) -> str:
         return "" if agent.host_ip in ("", "localhost") else str(agent.host_ip)
     return "" if address.is_loopback or address.is_unspecified else str(address)
 
-
-def _openstack(conf: cfg.ConfigOpts) -> OpenStackSettings:
-    given = conf.openstack
-    for service in ("glance", "neutron", "cinder"):
-        if conf[service].enabled and not given.auth_url:
-            raise cfg.Error(f"[{service}] enabled needs [openstack] auth_url and credentials")
-    return OpenStackSettings(given.auth_url, given.username, given.password or "",
-                             given.project_name, given.user_domain_id, given.project_domain_id,
-                             given.region_name, given.interface, conf.glance.enabled,
-                             conf.neutron.enabled, conf.cinder.enabled,
-                             tuple((kind, conf[section].endpoint_override) for section, kind in
-                                   (("glance", "image"), ("neutron", "network"),
-                                    ("cinder", "block_storage"))
-                                   if conf[section].endpoint_override))
 
 
 def _scheduler(given: cfg.ConfigOpts.GroupAttr) -> placement.Config:
