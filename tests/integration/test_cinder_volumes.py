@@ -6,7 +6,6 @@ refused."""
 
 from __future__ import annotations
 
-import urllib.parse
 import uuid as uuidlib
 from collections.abc import Iterator
 from typing import Any
@@ -15,35 +14,28 @@ import docker
 import openstack.connection
 import pytest
 
-from tests.integration.conftest import (
-    Api,
-    Higgins,
-    deployment,
-    remove_host_containers,
-    wait_for,
+from tests.integration.conftest import Api, Higgins, wait_for
+from tests.integration.openstack_cloud import (
+    connect,
+    delete,
+    execute,
+    keystone_higgins,
+    member_api,
+    services,
 )
-from tests.integration.test_glance import OPENSTACK
-from tests.integration.test_keystone import AUTHTOKEN, token
-from tests.integration.test_neutron import connect
 
 pytestmark = [pytest.mark.cinder, pytest.mark.keystone, pytest.mark.docker]
 
-CINDER = OPENSTACK.replace("[glance]\nenabled = true\n", "[cinder]\nenabled = true\n")
+CINDER = services("cinder")
 SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"]
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory,
           docker_client: docker.DockerClient) -> Iterator[Higgins]:
-    server = deployment("embedded", tmp_path_factory.mktemp("cinder"))
-    server.config.write_text(server.config.read_text() + AUTHTOKEN + CINDER)
-    server.auth_headers = {"X-Auth-Token": token("demo_admin", "demo")[0]}
-    try:
-        server.start()
+    with keystone_higgins("embedded", tmp_path_factory.mktemp("cinder"), docker_client,
+                          CINDER) as server:
         yield server
-    finally:
-        server.close()
-        remove_host_containers(docker_client, server.host)
 
 
 @pytest.fixture(scope="module")
@@ -55,20 +47,7 @@ def demo() -> Iterator[openstack.connection.Connection]:
 
 @pytest.fixture(scope="module")
 def api(cloud: Higgins) -> Api:
-    return Api(cloud.url, {"X-Auth-Token": token("demo_member", "demo")[0]})
-
-
-def execute(api: Api, uuid: str, command: str) -> dict[str, Any]:
-    query = urllib.parse.urlencode({"command": command, "run": "true"})
-    answer = api.action(uuid, "execute", f"?{query}")
-    assert answer.status_code == 200, answer.text
-    ran: dict[str, Any] = answer.json()
-    return ran
-
-
-def delete(api: Api, uuid: str) -> None:
-    assert api.call("DELETE", f"/v1/containers/{uuid}?stop=True").status_code == 204
-    api.wait_gone(uuid, 60)
+    return member_api(cloud)
 
 
 def attached_to(demo: openstack.connection.Connection, uuid: str) -> Any:
@@ -120,7 +99,7 @@ def test_another_projects_volume_is_refused(cloud: Higgins,
                                             demo: openstack.connection.Connection) -> None:
     volume = demo.block_storage.create_volume(size=1, name=f"mine-{uuidlib.uuid4().hex[:6]}")
     try:
-        alt = Api(cloud.url, {"X-Auth-Token": token("alt_member", "alt_demo")[0]})
+        alt = member_api(cloud, "alt_member", "alt_demo")
         answer = alt.call("POST", "/v1/containers", json={
             "image": "busybox:local", "mounts": [{"source": volume.id, "destination": "/d"}]})
         assert answer.status_code == 400, answer.text

@@ -16,52 +16,22 @@ import openstack
 import openstack.connection
 import pytest
 
-from tests.integration.conftest import (
-    BACKENDS,
-    Api,
-    Higgins,
-    deployment,
-    docker_containers,
-    remove_host_containers,
-    wait_for,
-)
-from tests.integration.test_keystone import AUTHTOKEN, KEYSTONE, token
+from tests.integration.conftest import BACKENDS, Higgins, docker_containers, wait_for
+from tests.integration.openstack_cloud import connect, keystone_higgins, member_api, services
+from tests.integration.test_keystone import token
 
 pytestmark = [pytest.mark.glance, pytest.mark.keystone, pytest.mark.docker]
 
 GLANCE_STORE = Path("/var/lib/higgins-glance/images")
-OPENSTACK = f"""[openstack]
-auth_url = {KEYSTONE}
-username = higgins
-password = secret
-project_name = service
-[glance]
-enabled = true
-"""
-
-
-def connect(user: str, project: str) -> openstack.connection.Connection:
-    return openstack.connect(auth_url=KEYSTONE, username=user, password="secret",
-                             project_name=project, user_domain_id="default",
-                             project_domain_id="default", region_name="RegionOne")
+GLANCE = services("glance")
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
           docker_client: docker.DockerClient) -> Iterator[Higgins]:
-    server = deployment(request.param, tmp_path_factory.mktemp(f"glance-{request.param}"))
-    server.config.write_text(server.config.read_text() + AUTHTOKEN + OPENSTACK)
-    server.auth_headers = {"X-Auth-Token": token("demo_admin", "demo")[0]}
-    try:
-        server.start()
+    with keystone_higgins(request.param, tmp_path_factory.mktemp(f"glance-{request.param}"),
+                          docker_client, GLANCE) as server:
         yield server
-    finally:
-        server.close()
-        remove_host_containers(docker_client, server.host)
-
-
-def member_api(server: Higgins, user: str = "demo_member", project: str = "demo") -> Api:
-    return Api(server.url, {"X-Auth-Token": token(user, project)[0]})
 
 
 @pytest.fixture(scope="module")

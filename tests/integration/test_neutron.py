@@ -7,52 +7,37 @@ not use."""
 
 from __future__ import annotations
 
-import urllib.parse
 import uuid as uuidlib
 from collections.abc import Iterator
 from typing import Any
 
 import docker
-import openstack
 import openstack.connection
 import pytest
 
-from tests.integration.conftest import (
-    Api,
-    Higgins,
-    deployment,
-    remove_host_containers,
-    wait_for,
+from tests.integration.conftest import Api, Higgins, wait_for
+from tests.integration.openstack_cloud import (
+    connect,
+    delete,
+    execute,
+    keystone_higgins,
+    member_api,
+    services,
 )
-from tests.integration.test_glance import OPENSTACK
-from tests.integration.test_keystone import AUTHTOKEN, KEYSTONE, token
 
 pytestmark = [pytest.mark.neutron, pytest.mark.keystone, pytest.mark.docker]
 
-NEUTRON = OPENSTACK.replace("[glance]\nenabled = true\n", "[neutron]\nenabled = true\n")
 # the agent renews security group filters at each report
-REPORTS = "[agent]\nreport_interval = 2\n"
+NEUTRON = services("neutron") + "[agent]\nreport_interval = 2\n"
 SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"]
-
-
-def connect(user: str, project: str) -> openstack.connection.Connection:
-    return openstack.connect(auth_url=KEYSTONE, username=user, password="secret",
-                             project_name=project, user_domain_id="default",
-                             project_domain_id="default", region_name="RegionOne")
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory,
           docker_client: docker.DockerClient) -> Iterator[Higgins]:
-    server = deployment("embedded", tmp_path_factory.mktemp("neutron"))
-    server.config.write_text(server.config.read_text() + AUTHTOKEN + NEUTRON + REPORTS)
-    server.auth_headers = {"X-Auth-Token": token("demo_admin", "demo")[0]}
-    try:
-        server.start()
+    with keystone_higgins("embedded", tmp_path_factory.mktemp("neutron"), docker_client,
+                          NEUTRON) as server:
         yield server
-    finally:
-        server.close()
-        remove_host_containers(docker_client, server.host)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +55,7 @@ def network(demo: openstack.connection.Connection) -> Iterator[Any]:
     v4 = demo.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.93.0.0/24")
     v6 = demo.network.create_subnet(network_id=net.id, ip_version=6, cidr="fd00:93::/64")
     yield {"net": net, "v4": v4, "v6": v6}
-    admin = openstack.connect(auth_url=KEYSTONE, username="admin", password="admin-secret",
-                              project_name="admin", user_domain_id="default",
-                              project_domain_id="default", region_name="RegionOne")
+    admin = connect("admin", "admin", "admin-secret")
     for port in admin.network.ports(network_id=net.id):
         admin.network.delete_port(port.id, ignore_missing=True)
     admin.network.delete_network(net.id, ignore_missing=True)
@@ -81,25 +64,12 @@ def network(demo: openstack.connection.Connection) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def api(cloud: Higgins) -> Api:
-    return Api(cloud.url, {"X-Auth-Token": token("demo_member", "demo")[0]})
+    return member_api(cloud)
 
 
 def run(api: Api, **body: Any) -> dict[str, Any]:
     made = api.create(command=SLEEPER, **body)
     return api.wait_status(made["uuid"], "Running", timeout=60)
-
-
-def execute(api: Api, uuid: str, command: str) -> dict[str, Any]:
-    query = urllib.parse.urlencode({"command": command, "run": "true"})
-    answer = api.action(uuid, "execute", f"?{query}")
-    assert answer.status_code == 200, answer.text
-    ran: dict[str, Any] = answer.json()
-    return ran
-
-
-def delete(api: Api, uuid: str) -> None:
-    assert api.call("DELETE", f"/v1/containers/{uuid}?stop=True").status_code == 204
-    api.wait_gone(uuid, 60)
 
 
 def v4_of(container: dict[str, Any], network_id: str) -> str:
@@ -149,7 +119,7 @@ def test_a_port_the_tenant_brought_is_handed_back_unbound(
 
 def test_another_projects_network_cannot_be_used(cloud: Higgins,
                                                  network: dict[str, Any]) -> None:
-    alt = Api(cloud.url, {"X-Auth-Token": token("alt_member", "alt_demo")[0]})
+    alt = member_api(cloud, "alt_member", "alt_demo")
     answer = alt.call("POST", "/v1/containers", json={
         "image": "busybox:local", "nets": [{"network": network["net"].id}]})
     assert answer.status_code == 400, answer.text

@@ -7,27 +7,24 @@ bridge between the hosts. The agents reach Keystone and Neutron through the rela
 
 from __future__ import annotations
 
-import urllib.parse
 import uuid as uuidlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
-import openstack.connection
 import pytest
 
 from tests.hosts import BRIDGE_ADDRESS, Host
 from tests.integration.conftest import Api, Deployment
 from tests.integration.many_hosts import across
-from tests.integration.test_glance import OPENSTACK
+from tests.integration.openstack_cloud import connect, delete, execute, services
 from tests.integration.test_keystone import AUTHTOKEN, token
-from tests.integration.test_neutron import connect
 
 pytestmark = [pytest.mark.neutron, pytest.mark.keystone, pytest.mark.docker,
               pytest.mark.rabbitmq, pytest.mark.cassandra]
 
-NEUTRON = OPENSTACK.replace("[glance]\nenabled = true\n", "[neutron]\nenabled = true\n")
+NEUTRON = services("neutron")
 # the agents in the hosts' namespaces reach Keystone and Neutron through the relay
 THROUGH_RELAY = (f"[openstack]\nauth_url = http://{BRIDGE_ADDRESS}:5000/v3\n"
                  f"[neutron]\nendpoint_override = http://{BRIDGE_ADDRESS}:9696\n")
@@ -51,10 +48,7 @@ def network() -> Iterator[Any]:
     net = demo.network.create_network(name=f"higgins-test-{uuidlib.uuid4().hex[:6]}")
     demo.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.95.0.0/24")
     yield net
-    admin: openstack.connection.Connection = openstack.connect(
-        auth_url="http://127.0.0.1:5000/v3", username="admin", password="admin-secret",
-        project_name="admin", user_domain_id="default", project_domain_id="default",
-        region_name="RegionOne")
+    admin = connect("admin", "admin", "admin-secret")
     for port in admin.network.ports(network_id=net.id):
         admin.network.delete_port(port.id, ignore_missing=True)
     admin.network.delete_network(net.id, ignore_missing=True)
@@ -70,10 +64,7 @@ def test_containers_on_two_hosts_reach_each_other_over_vxlan(
     running = [api.wait_status(m["uuid"], "Running", timeout=90) for m in made]
     assert [c["host"] for c in running] == [h.name for h in hosts]
     target = next(a["addr"] for a in running[1]["addresses"][network.id] if a["version"] == 4)
-    query = urllib.parse.urlencode({"command": f"ping -c 1 -W 3 {target}", "run": "true"})
-    pinged = api.action(running[0]["uuid"], "execute", f"?{query}").json()
+    pinged = execute(api, running[0]["uuid"], f"ping -c 1 -W 3 {target}")
     assert pinged["exit_code"] == 0, pinged
     for container in running:
-        assert api.call("DELETE", f"/v1/containers/{container['uuid']}?stop=True"
-                        ).status_code == 204
-        api.wait_gone(container["uuid"], 60)
+        delete(api, container["uuid"])

@@ -16,8 +16,8 @@ import docker
 import pytest
 
 from tests.integration.conftest import Higgins
+from tests.integration.openstack_cloud import services
 from tests.integration.test_clients import Catalog, keystone_cloud
-from tests.integration.test_glance import OPENSTACK
 from tests.integration.test_keystone import KEYSTONE
 
 pytestmark = [pytest.mark.keystone, pytest.mark.docker, pytest.mark.glance,
@@ -28,8 +28,8 @@ EXCLUDE = Path(__file__).parents[2] / "scripts/tempest/exclude.txt"
 # the tests that need Neutron, left out of a run without it (exclude-no-neutron.txt says why)
 EXCLUDE_NO_NEUTRON = EXCLUDE.with_name("exclude-no-neutron.txt")
 # Higgins with Glance and Cinder in both runs, and with Neutron where the run has it
-WITHOUT_NEUTRON = OPENSTACK + "[cinder]\nenabled = true\n"
-WITH_NEUTRON = WITHOUT_NEUTRON + "[neutron]\nenabled = true\n"
+WITHOUT_NEUTRON = services("glance", "cinder")
+WITH_NEUTRON = services("glance", "cinder", "neutron")
 # Why Zun's plugin skips tests itself, whatever the server does: upstream skip decorators,
 # and tests outside the microversion range their class runs at.
 UPSTREAM_SKIPS = re.compile(
