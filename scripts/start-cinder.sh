@@ -3,7 +3,9 @@
 # 127.0.0.1:8776 (scripts/cinder/serve.py, one threaded process), cinder-scheduler and
 # cinder-volume with one backend `local` of Higgins' sparse-file driver
 # (scripts/cinder/higgins_cinder: volumes are files in /var/lib/higgins-cinder/volumes, attached
-# as driver_volume_type `local`; docs/cinder-data-path.md says why), SQLite, RPC over the
+# as driver_volume_type `local`; docs/cinder-data-path.md says why), its database `cinder` on the
+# MariaDB of scripts/start-mariadb.sh (SQLite answered "database is locked" to concurrent
+# creates), RPC over the
 # RabbitMQ vhost `cinder`; registered in the catalog as `cinder` (type block-storage) with its
 # service user `cinder`. Needs scripts/start-keystone.sh and scripts/start-rabbitmq.sh first.
 # Idempotent: installs once, db-syncs once, starts what is not running (all three again when
@@ -18,6 +20,7 @@ ADMIN_PASSWORD=${HIGGINS_KEYSTONE_ADMIN_PASSWORD:-admin-secret}
 VENV=$ROOT/venv
 CONF=$ROOT/etc/cinder.conf
 POOL=higgins-cinder@local#local  # [DEFAULT] host @ backend # its volume_backend_name
+DB_PASSWORD=secret  # the MariaDB user cinder's, on a loopback-only test database
 answering() { curl -sS -o /dev/null "$URL/" 2>/dev/null; }
 running() {  # running NAME: its pid file names a live process started on our config
   local pid
@@ -45,7 +48,8 @@ curl -fsS -o /dev/null "$KEYSTONE/v3" || fail "Keystone does not answer: run scr
 mkdir -p "$ROOT/logs" "$ROOT/etc" "$ROOT/state" "$ROOT/locks" "$ROOT/volumes"
 chmod 700 "$ROOT/volumes"
 "$here/pinned-venv.sh" "$VENV" "$here/cinder/requirements.lock"
-sed -e "s#@ROOT@#$ROOT#g" -e "s#@VENV@#$VENV#g" "$here/cinder/cinder.conf.in" >"$CONF"
+sed -e "s#@ROOT@#$ROOT#g" -e "s#@VENV@#$VENV#g" -e "s#@DB_PASSWORD@#$DB_PASSWORD#g" \
+  "$here/cinder/cinder.conf.in" >"$CONF"
 "$here/rabbitmq-vhost.sh" cinder
 export PYTHONWARNINGS=ignore::DeprecationWarning
 export PYTHONPATH=$here/cinder  # the driver package higgins_cinder, for cinder-volume
@@ -53,9 +57,15 @@ export PYTHONPATH=$here/cinder  # the driver package higgins_cinder, for cinder-
 "$VENV/bin/python" "$here/keystone/bootstrap.py" "$KEYSTONE" "$ADMIN_PASSWORD" \
   --service cinder block-storage "$URL/v3" cinder
 
+"$here/start-mariadb.sh" cinder cinder "$DB_PASSWORD"
+# db sync once per lock, and again when the database lost its tables (a new MariaDB data dir)
 stamp=$ROOT/.db-synced-$(sha256sum "$here/cinder/requirements.lock" | cut -c1-16)
-if [ ! -f "$stamp" ]; then
-  echo "==> cinder-manage db sync (SQLite at $ROOT/cinder.db)"
+synced() {
+  [ -f "$stamp" ] && mariadb -h127.0.0.1 -ucinder -p"$DB_PASSWORD" -N cinder \
+    -e 'SELECT version_num FROM alembic_version' 2>/dev/null | grep -q .
+}
+if ! synced; then
+  echo "==> cinder-manage db sync (MariaDB database cinder)"
   "$VENV/bin/cinder-manage" --config-file "$CONF" db sync >>"$ROOT/logs/db-sync.log" 2>&1 \
     || fail "cinder-manage db sync failed"
   rm -f "$ROOT"/.db-synced-*
