@@ -54,10 +54,12 @@ def heat(cloud: tuple[Higgins, Catalog]) -> Iterator[Any]:
 
 
 def container_template(name: str, cpu: float, memory: int, command: str) -> dict[str, Any]:
+    # busybox-term:local: its PID 1 shell stops on SIGTERM (busybox's sleep as PID 1 ignores
+    # it, and each of Heat's deletes with stop=True would wait out Docker's 10 s)
     return {
         "heat_template_version": "2018-08-31",
         "resources": {"box": {"type": "OS::Zun::Container", "properties": {
-            "name": name, "image": "busybox:local", "command": command, "cpu": cpu,
+            "name": name, "image": "busybox-term:local", "command": command, "cpu": cpu,
             "memory": memory, "labels": {"app": "heat-test"}}}},
         "outputs": {"name": {"value": {"get_attr": ["box", "name"]}}},
     }
@@ -94,7 +96,7 @@ def test_a_stack_creates_updates_replaces_and_deletes_a_container(
         settle(heat, stack, "CREATE_COMPLETE")
         uuid = container_of(heat, stack)
         shown = higgins.wait_status(uuid, "Running")
-        assert (shown["name"], shown["image"]) == (name, "busybox:local")
+        assert (shown["name"], shown["image"]) == (name, "busybox-term:local")
         assert shown["command"] == ["sleep", "300"]
         assert (float(shown["cpu"]), int(shown["memory"])) == (0.5, 128)
         assert shown["labels"] == {"app": "heat-test"}
