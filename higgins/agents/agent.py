@@ -14,10 +14,8 @@ from typing import Any
 
 from higgins import events, folding, publishing
 from higgins.agents import image_commands, reconcile, stats
-from higgins.agents.cinder_volumes import CinderVolumes
 from higgins.agents.docker_driver import DockerDriver, DriverError
-from higgins.agents.glance_images import GlanceImages
-from higgins.agents.networking import Attached, Networking
+from higgins.agents.openstack_parts import OpenStackParts
 from higgins.agents.reconcile import Observed, Tracked
 from higgins.bus.base import Bus, command_stream, each
 from higgins.events import CommandType, EventType
@@ -36,9 +34,7 @@ class Agent:
     def __init__(self, host: str, bus: Bus, store: Store, driver: DockerDriver,
                  availability_zone: str = "nova", url: str = "",
                  labels: Mapping[str, str] | None = None,
-                 reserved_memory_mb: int = 0, glance: GlanceImages | None = None,
-                 networking: Networking | None = None,
-                 volumes: CinderVolumes | None = None) -> None:
+                 reserved_memory_mb: int = 0, openstack: OpenStackParts | None = None) -> None:
         self.host = host
         self.availability_zone = availability_zone
         self.labels = dict(labels or {})  # [agent] labels, reported for the LabelFilter
@@ -47,9 +43,7 @@ class Agent:
         self._bus = bus
         self._store = store
         self._driver = driver
-        self._glance = glance  # Zun's glance image driver, when Higgins has Glance
-        self._networking = networking  # Neutron ports, when Higgins has Neutron
-        self._volumes = volumes  # Cinder volumes, when Higgins has Cinder
+        self._openstack = openstack or OpenStackParts(host)  # Glance, Neutron, Cinder
         self._tracked: dict[str, Tracked] = {}
         self._origins: dict[str, events.Envelope] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -80,8 +74,7 @@ class Agent:
                 "disk_total_gb": inventory.disk_total_gb,
                 "availability_zone": self.availability_zone, "agent_url": self.url,
                 "labels": dict(self.labels), **inventory.platform}
-        if self._networking is not None and self._networking.tunnel_ip:
-            data["tunnel_ip"] = self._networking.tunnel_ip
+        data.update(self._openstack.report_fields())
         self._bus.publish([_origin(EventType.HOST_REPORTED, events.host_subject(self.host), data)])
 
     def reconcile(self) -> None:
@@ -99,8 +92,7 @@ class Agent:
             if state and state.host == self.host and state.container_id:
                 self._tracked[state.uuid] = Tracked(state.status, state.auto_remove,
                                                     state.generation)
-                if state.ports and self._networking is not None:
-                    self._networking.remember(state.uuid, state.ports)
+                self._openstack.remember(state.uuid, state.ports)
                 self.check(state.uuid)
 
     def fence(self) -> None:
@@ -148,9 +140,7 @@ class Agent:
             try:
                 self.report()
                 self._reconcile_if_found_down()
-                if self._networking is not None:
-                    self._networking.refresh_peers()
-                    self._networking.refresh_filters()
+                self._openstack.after_report()
             except Exception:  # noqa: BLE001 - a missed heartbeat must not end the next ones
                 LOG.exception("host report failed; trying again next interval")
 
@@ -182,7 +172,8 @@ class Agent:
             "uuid": uuid, "event_id": command["id"], "request_id": command["request_id"]})
         if image_commands.is_image_work(command):
             with self._lock(uuid):
-                drafts = image_commands.run(self._driver, self.host, command, self._glance)
+                drafts = image_commands.run(self._driver, self.host, command,
+                                            self._openstack.glance)
                 publishing.publish_outcome(self._bus, command, Outcome(events=tuple(drafts)))
             return
         if not waited and float(command["data"].get("delay") or 0) > 0:
@@ -266,15 +257,12 @@ class Agent:
         if spec.get("capsule_id"):
             with self._lock(events.capsule_subject(spec["capsule_id"])):
                 self._driver.ensure_sandbox(spec["capsule_id"], spec.get("project_id", ""))
-        network = self._connect(uuid, spec)
+        network = self._openstack.connect(uuid, spec)
         try:
-            spec = self._with_volumes(uuid, spec)
+            spec = self._openstack.mount(uuid, spec)
             container_id, made_now = self._driver.create(uuid, spec)
         except DriverError:
-            if network is not None and self._networking is not None:
-                self._networking.detach(uuid, network.ports)
-            if spec.get("volume_mounts") and self._volumes is not None:
-                self._volumes.release(uuid, spec["volume_mounts"], delete=False)
+            self._openstack.undo(uuid, network, spec)
             raise
         if spec.get("injected_files"):
             # Before any start, and again on a redelivery: writing the same files is harmless.
@@ -316,47 +304,22 @@ class Agent:
             self._driver.act(uuid, "start")
         return [_rebuilt(uuid, container_id, bool(spec.get("run")))]
 
-    def _connect(self, uuid: str, spec: dict[str, Any]) -> Attached | None:
-        """The container's Neutron ports plugged into its network sandbox, if it has any."""
-        if not spec.get("nets"):
-            return None
-        if self._networking is None:
-            raise DriverError(f"Host {self.host} has no Neutron configured ([neutron] "
-                              "enabled), so it cannot plug the container's ports.")
-        return self._networking.attach(uuid, spec)
-
     def _network(self, uuid: str, data: dict[str, Any]) -> Drafts:
         """Zun's network actions: reported as changed, or failed with the reason."""
         try:
-            if self._networking is None:
-                raise DriverError(f"Host {self.host} has no Neutron configured ([neutron] "
-                                  "enabled).")
-            changed = self._networking.change(uuid, data)
+            changed = self._openstack.change_network(uuid, data)
         except DriverError as error:
             return [events.Draft(EventType.NETWORK_CHANGE_FAILED, uuid, {"reason": str(error)})]
         return [events.Draft(EventType.NETWORK_CHANGED, uuid, changed)]
 
-    def _with_volumes(self, uuid: str, spec: dict[str, Any]) -> dict[str, Any]:
-        """The spec with its Cinder volumes attached and mounted here (volume_mounts: what
-        the container binds), if it has any not attached yet."""
-        if not spec.get("volumes") or spec.get("volume_mounts"):
-            return spec
-        if self._volumes is None:
-            raise DriverError(f"Host {self.host} has no Cinder configured ([cinder] enabled), "
-                              "so it cannot attach the container's volumes.")
-        return {**spec, "volume_mounts": self._volumes.attach(uuid, spec["volumes"])}
-
     def _with_image(self, spec: dict[str, Any]) -> dict[str, Any]:
         """The spec, its image now on this host: pulled by Docker, or loaded from Glance (the
         spec then names the local copy)."""
-        if spec.get("image_driver") != "glance":
-            self._driver.ensure_image(spec["image"], spec.get("image_pull_policy"))
-            return spec
-        if self._glance is None:
-            raise DriverError(f"Host {self.host} has no Glance configured ([glance] enabled), "
-                              "so it cannot run a container from a Glance image.")
-        return {**spec, "image": self._glance.ensure(spec["glance_image"],
-                                                     spec.get("image_pull_policy"))}
+        local = self._openstack.image(spec)
+        if local is not None:
+            return {**spec, "image": local}
+        self._driver.ensure_image(spec["image"], spec.get("image_pull_policy"))
+        return spec
 
     def _simple(self, verb: str, result: EventType) -> Callable[[str, dict[str, Any]], Drafts]:
         def run(uuid: str, data: dict[str, Any]) -> Drafts:
@@ -411,10 +374,7 @@ class Agent:
             if observed is not None and observed.state in ("running", "paused", "restarting"):
                 self._driver.act(uuid, "stop")
         self._driver.remove(uuid, force=bool(data.get("force")))
-        if data.get("ports") and self._networking is not None:
-            self._networking.detach(uuid, data["ports"])
-        if data.get("volume_mounts") and self._volumes is not None:
-            self._volumes.release(uuid, data["volume_mounts"])
+        self._openstack.release(uuid, data)
         if data.get("capsule_id"):
             # the last of a capsule's containers to go takes its sandbox along
             with self._lock(events.capsule_subject(data["capsule_id"])):

@@ -218,6 +218,14 @@ class Networking:
             self._plug(conn, pid, neutron.describe_port(conn, port["id"]),
                        str(port.get("ifname") or "eth0"))
 
+    def forget_group(self, uuid: str, group_id: str) -> None:
+        """Delete the security group made for the container's exposed ports (after its ports
+        are gone: Neutron refuses to delete a group a port still has)."""
+        try:
+            neutron.delete_security_group(self._connect(), group_id)
+        except ServiceError as error:
+            LOG.warning("security group %s of %s not deleted: %s", group_id, uuid, error)
+
     def detach(self, uuid: str, ports: list[dict[str, Any]], keep_sandbox: bool = False) -> None:
         """Unplug and release the container's ports and remove its sandbox; what is gone
         already is skipped, so a repeat is harmless."""

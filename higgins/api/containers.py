@@ -67,8 +67,8 @@ def create() -> Any:
     spec = parsing.container_spec(body, _version(), run)
     if glance.driver_of(body.get("image_driver")) == "glance":
         spec.update(image_driver="glance", glance_image=glance.resolve(spec["image"]))
-    spec.update(networking.resolve(body, caller))
     new_uuid = str(uuidlib.uuid4())
+    spec.update(networking.resolve(body, caller, new_uuid))
     spec["name"] = spec["name"] or f"higgins-{new_uuid[:8]}"
     # Not given back if the publish fails: the event may be durable all the same (a lost
     # confirm), and an allocation with no container settles away on its own (processors/quotas).

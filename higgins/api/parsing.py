@@ -27,7 +27,6 @@ FIELD_SINCE: Mapping[str, int] = {
 # Accepted by Zun but needing Neutron, Cinder, Glance or more: only their empty form is accepted.
 NOT_YET: Mapping[str, str] = {
     "healthcheck": "health checks are not implemented yet",
-    "exposed_ports": "exposed ports need networking, which is not implemented yet",
     "registry": "private registries are not implemented yet",
 }
 

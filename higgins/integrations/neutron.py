@@ -101,6 +101,25 @@ def security_group_ids(conn: Connection, refs: Sequence[str], project_id: str) -
     return ids
 
 
+def exposing_group(conn: Connection, name: str, ports: Sequence[tuple[int, str]]) -> str:
+    """A new security group of the caller's letting in `ports` ((port, tcp|udp), IPv4 and
+    IPv6), for Zun's exposed_ports; its id."""
+    with translated("Neutron", "create the security group of the exposed ports"):
+        group = conn.network.create_security_group(
+            name=name, description="Ports a Higgins container exposes (Zun's exposed_ports)")
+        for port, protocol in ports:
+            for ethertype in ("IPv4", "IPv6"):
+                conn.network.create_security_group_rule(
+                    security_group_id=group.id, direction="ingress", ethertype=ethertype,
+                    protocol=protocol, port_range_min=port, port_range_max=port)
+        return str(group.id)
+
+
+def delete_security_group(conn: Connection, group_id: str) -> None:
+    with translated("Neutron", f"delete security group {group_id}"):
+        conn.network.delete_security_group(group_id, ignore_missing=True)
+
+
 def create_port(conn: Connection, project_id: str, network_id: str,
                 fixed_ips: Sequence[dict[str, str]], security_groups: Sequence[str],
                 device_id: str) -> str:

@@ -136,6 +136,8 @@ def created_state(envelope: events.Envelope) -> ContainerState:
         security_groups=list(spec.get("security_groups") or ()),
         security_group_ids=list(spec.get("security_group_ids") or ()),
         volumes=[dict(v) for v in spec.get("volumes") or ()],
+        exposed_ports=dict(spec.get("exposed_ports") or {}),
+        exposed_group=spec.get("exposed_group"),
         requested_host=spec.get("requested_host"),
         injected_files=dict(spec.get("injected_files") or {}),
         capsule_id=spec.get("capsule_id"),
@@ -377,6 +379,8 @@ def route(state: ContainerState | None, envelope: events.Envelope) -> Outcome:
         data["capsule_id"] = state.capsule_id
     if command is CommandType.DELETE and state.ports:
         data["ports"] = list(state.ports)  # released with it
+    if command is CommandType.DELETE and state.exposed_group:
+        data["exposed_group"] = state.exposed_group  # deleted with it, after its ports
     if command is CommandType.DELETE and (state.volume_mounts or state.volumes):
         data["volume_mounts"] = _mounts_to_release(state)
     if command is CommandType.REBUILD:

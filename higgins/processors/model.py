@@ -141,6 +141,10 @@ class ContainerState:
     security_group_ids: list[str] = field(default_factory=list)
     addresses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     ports: list[dict[str, Any]] = field(default_factory=list)
+    # Zun's exposed_ports ({"80/tcp": {}}) and the security group made to open them, deleted
+    # with the container
+    exposed_ports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    exposed_group: str | None = None
     # Cinder: the volumes asked for (id, destination, whether Higgins made it and so deletes
     # it with the container), and once the agent attached them, where each is mounted on the
     # host and its Cinder attachment

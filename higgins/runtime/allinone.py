@@ -15,10 +15,8 @@ import flask
 from higgins import api, folding
 from higgins import store as stores
 from higgins.agents.agent import Agent
-from higgins.agents.cinder_volumes import CinderVolumes
 from higgins.agents.docker_driver import DockerDriver
-from higgins.agents.glance_images import GlanceImages
-from higgins.agents.networking import Networking
+from higgins.agents.openstack_parts import OpenStackParts
 from higgins.api.agent_calls import LocalAgents
 from higgins.bus.embedded import EmbeddedBus
 from higgins.runtime.processing import Processors
@@ -79,13 +77,7 @@ def start(settings: Settings, progress: Progress = lambda line: None) -> AllInOn
     agent = Agent(agent_settings.host, bus, store, driver, agent_settings.availability_zone,
                   labels=dict(agent_settings.labels),
                   reserved_memory_mb=agent_settings.reserved_host_memory_mb,
-                  glance=GlanceImages.configured(settings.openstack, driver,
-                                                 settings.state_path / "images"),
-                  networking=Networking.configured(settings.openstack, driver,
-                                                   agent_settings.host,
-                                                   agent_settings.tunnel_ip, store),
-                  volumes=CinderVolumes.configured(settings.openstack, agent_settings.host,
-                                                   settings.state_path / "volumes"))
+                  openstack=OpenStackParts.configured(settings, driver, store))
     agent.report()
     folding.current_host(bus, store, agent_settings.host)
     progress(f"agent on host {agent_settings.host!r} reported; reconciling with Docker")

@@ -24,10 +24,8 @@ from higgins import bus as buses
 from higgins import store as stores
 from higgins.agents import calls
 from higgins.agents.agent import Agent
-from higgins.agents.cinder_volumes import CinderVolumes
 from higgins.agents.docker_driver import DockerDriver
-from higgins.agents.glance_images import GlanceImages
-from higgins.agents.networking import Networking
+from higgins.agents.openstack_parts import OpenStackParts
 from higgins.api.agent_calls import RemoteAgents
 from higgins.bus.base import Bus
 from higgins.runtime.processing import Processors, event_groups
@@ -108,11 +106,7 @@ def start_agent(conf: Settings, stop: threading.Event,
     driver = DockerDriver(settings.docker_url, settings.docker_api_version, settings.host)
     agent = Agent(settings.host, bus, store, driver, settings.availability_zone, settings.url,
                   dict(settings.labels), settings.reserved_host_memory_mb,
-                  GlanceImages.configured(conf.openstack, driver, conf.state_path / "images"),
-                  Networking.configured(conf.openstack, driver, settings.host,
-                                        settings.tunnel_ip, store),
-                  CinderVolumes.configured(conf.openstack, settings.host,
-                                           conf.state_path / "volumes"))
+                  OpenStackParts.configured(conf, driver, store))
     agent.report()
     folding.current_host(bus, store, settings.host)
     progress(f"agent on host {settings.host!r} reported (calls at {settings.url}); reconciling")

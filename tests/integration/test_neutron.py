@@ -140,7 +140,7 @@ def test_security_groups_are_enforced_inside_the_namespace(
             command=["sh", "-c", listen], nets=[{"network": network["net"].id}],
             security_groups=[group.name])["uuid"], "Running", timeout=60)
         made.append(server["uuid"])
-        assert server["security_groups"] == [group.name]
+        assert server["security_groups"] == [group.id]  # Zun shows the groups' ids
         client = run(api, nets=[{"network": network["net"].id}])
         made.append(client["uuid"])
         address = v4_of(server, network["net"].id)
@@ -204,13 +204,13 @@ def test_a_security_group_added_and_removed_opens_and_closes_a_port(
         assert not answers()  # its only group has no ingress rule
         assert api.action(server["uuid"], "add_security_group",
                           f"?name={group.name}").status_code == 202
-        shown = wait_for(lambda: group.name in (api.show(server["uuid"]) or {}).get(
+        shown = wait_for(lambda: group.id in (api.show(server["uuid"]) or {}).get(
             "security_groups", []) and api.show(server["uuid"]), 30, "the group shown")
         assert shown and answers()
         assert api.action(server["uuid"], "remove_security_group",
                           f"?name={group.name}").status_code == 202
-        wait_for(lambda: group.name not in (api.show(server["uuid"]) or {}).get(
-            "security_groups", [group.name]), 30, "the group gone")
+        wait_for(lambda: group.id not in (api.show(server["uuid"]) or {}).get(
+            "security_groups", [group.id]), 30, "the group gone")
         assert not answers()
     finally:
         for uuid in made:
@@ -243,3 +243,27 @@ def test_a_rule_added_in_neutron_reaches_a_running_container(
         for uuid in made:
             delete(api, uuid)
         demo.network.delete_security_group(group.id)
+
+
+def test_exposed_ports_get_a_group_of_their_own_deleted_with_the_container(
+        api: Api, demo: openstack.connection.Connection, network: dict[str, Any]) -> None:
+    listen = "(while true; do echo hi | nc -l -p 8080; done) & trap 'exit 0' TERM; " \
+             "sleep 300 & wait"
+    server = api.wait_status(api.create(command=["sh", "-c", listen],
+                                        nets=[{"network": network["net"].id}],
+                                        exposed_ports={"8080/tcp": {}})["uuid"],
+                             "Running", timeout=60)
+    client = run(api, nets=[{"network": network["net"].id}])
+    try:
+        (group_id,) = server["security_groups"]
+        group = demo.network.get_security_group(group_id)
+        assert (group.name, server["ports"]) == (f"higgins-exposed-{server['uuid']}", [8080])
+        assert {(r["protocol"], r["port_range_min"]) for r in group.security_group_rules
+                if r["direction"] == "ingress"} == {("tcp", 8080)}
+        probe = f"sh -c 'nc -w 2 {v4_of(server, network['net'].id)} 8080 </dev/null'"
+        assert "hi" in execute(api, client["uuid"], probe)["output"]
+    finally:
+        for uuid in (server["uuid"], client["uuid"]):
+            delete(api, uuid)
+    wait_for(lambda: demo.network.find_security_group(group_id) is None, 30,
+             "the exposed ports' group deleted with the container")
