@@ -66,11 +66,15 @@ def driver_of(value: Any) -> str:
 @blueprint.get("/v1/images/<image_name>/search")
 def search(image_name: str) -> Any:
     """Zun's image search: Glance's docker-format images the caller can see (image_driver
-    glance); a Docker registry search needs a registry index Higgins does not have."""
+    glance, the default here); a Docker registry search needs a registry index Higgins does
+    not have."""
     authorize("image:search")
     parsing.reject_unknown_query("image_driver", "exact_match")
     exact = parsing.query_bool("exact_match")
-    if driver_of(flask.request.args.get("image_driver")) == "docker":
+    # Glance's is the only search Higgins has, so it is the default (python-zunclient sends
+    # the string None when no driver is given)
+    given = flask.request.args.get("image_driver")
+    if driver_of(given if given not in (None, "", "None") else "glance") == "docker":
         raise errors.ApiError(501, "container.not_implemented",
                               "Higgins does not implement Docker registry search (it needs a "
                               "registry index such as Docker Hub); search with "

@@ -158,3 +158,14 @@ def test_an_unknown_image_driver_is_400(client: Any) -> None:
                            headers=MEMBER)
     assert response.status_code == 400
     assert "image_driver" in error_of(response)["detail"]
+
+
+@pytest.mark.parametrize("query", ["", "?image_driver=", "?image_driver=None"])
+def test_a_search_without_a_driver_is_glances(client: Any, query: str) -> None:
+    response = client.get(f"/v1/images/busybox/search{query}", headers=MEMBER)
+    assert response.status_code == 400 and "needs Glance" in error_of(response)["detail"]
+
+
+def test_a_docker_registry_search_is_501(client: Any) -> None:
+    response = client.get("/v1/images/busybox/search?image_driver=docker", headers=MEMBER)
+    assert response.status_code == 501
