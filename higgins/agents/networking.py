@@ -46,6 +46,8 @@ class Networking:
         self._ports: dict[str, list[dict[str, Any]]] = {}
         self._applied: dict[tuple[str, str], tuple[netwiring.Rule, ...] | None] = {}
         self._lock = threading.Lock()
+        # plugs and prunes one at a time: a bridge pruned as another port is put on it
+        self._wiring = threading.Lock()
 
     @classmethod
     def configured(cls, settings: OpenStackSettings, driver: DockerDriver, host: str,
@@ -150,6 +152,15 @@ class Networking:
     def _plug(self, conn: neutron.Connection, pid: int, binding: neutron.Binding,
               ifname: str) -> None:
         details = binding.vif_details
+        with self._wiring:
+            self._plug_port(pid, binding, details, ifname)
+        rules = neutron.security_group_rules(conn, binding.security_group_ids) \
+            if binding.port_security else []
+        netwiring.apply_security_groups(pid, ifname, [netwiring.Rule(**r) for r in rules],
+                                        binding.port_security)
+
+    def _plug_port(self, pid: int, binding: neutron.Binding, details: dict[str, Any],
+                   ifname: str) -> None:
         netwiring.plug(pid, netwiring.Port(
             port_id=binding.port_id, mac=binding.mac,
             mtu=int(details.get("mtu") or binding.mtu), bridge=str(details["bridge_name"]),
@@ -158,10 +169,6 @@ class Networking:
             addresses=tuple(f"{ip.address}/{ip.prefixlen}" for ip in binding.fixed_ips),
             gateways=tuple(ip.gateway for ip in binding.fixed_ips if ip.gateway),
             ifname=ifname), self._underlay())
-        rules = neutron.security_group_rules(conn, binding.security_group_ids) \
-            if binding.port_security else []
-        netwiring.apply_security_groups(pid, ifname, [netwiring.Rule(**r) for r in rules],
-                                        binding.port_security)
 
     def change(self, uuid: str, data: dict[str, Any]) -> dict[str, Any]:
         """One of Zun's network actions on a container that has ports: attach a network (a
@@ -231,8 +238,10 @@ class Networking:
         already is skipped, so a repeat is harmless."""
         conn = self._connect()
         for port in ports:
-            with contextlib.suppress(netwiring.WiringError):
+            with contextlib.suppress(netwiring.WiringError), self._wiring:
                 netwiring.unplug(port["id"])
+                if port.get("bridge"):  # the network's last port on this host takes it along
+                    netwiring.prune_bridge(str(port["bridge"]))
             try:
                 neutron.release_port(conn, port["id"], bool(port.get("preserve_on_delete")))
             except ServiceError as error:
@@ -255,7 +264,9 @@ def _attached(bindings: list[neutron.Binding], taken: list[dict[str, Any]]) -> A
     addresses: dict[str, list[dict[str, Any]]] = {}
     ports = []
     for binding, port in zip(bindings, taken, strict=True):
-        ports.append({**port, "network_id": binding.network_id})
+        bridge = binding.vif_details.get("bridge_name")
+        ports.append({**port, "network_id": binding.network_id,
+                      **({"bridge": str(bridge)} if bridge else {})})
         addresses.setdefault(binding.network_id, []).extend(
             {"addr": ip.address, "version": ip.version, "port": binding.port_id,
              "subnet_id": ip.subnet_id, "preserve_on_delete": port["preserve_on_delete"]}

@@ -39,7 +39,13 @@ class Receiver:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                length = int(self.headers.get("content-length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # the sender went away mid-request (a dispatcher killed mid-delivery): no
+                    # request arrived, so nothing to verify, and nobody to answer
+                    self.close_connection = True
+                    return
                 receiver.take(dict(self.headers.items()), body, self)
 
             def log_message(self, *args: Any) -> None:

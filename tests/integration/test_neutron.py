@@ -7,8 +7,9 @@ not use."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid as uuidlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import docker
@@ -76,6 +77,33 @@ def v4_of(container: dict[str, Any], network_id: str) -> str:
     return next(a["addr"] for a in container["addresses"][network_id] if a["version"] == 4)
 
 
+@contextlib.contextmanager
+def serving(api: Api, network: dict[str, Any], ports: tuple[int, ...] = (8080,),
+            **body: Any) -> Iterator[tuple[dict[str, Any], Callable[[int], bool]]]:
+    """A container (created with `body`) answering "hi" on `ports`, and a client on the same
+    network: the server's view and whether the client reaches a port; both deleted after."""
+    listen = (f"for p in {' '.join(map(str, ports))}; do (while true; do echo hi | "
+              "nc -l -p $p; done) & done; trap 'exit 0' TERM; sleep 300 & wait")
+    made: list[str] = []
+    try:
+        server = api.wait_status(api.create(command=["sh", "-c", listen],
+                                            nets=[{"network": network["net"].id}],
+                                            **body)["uuid"], "Running", timeout=60)
+        made.append(server["uuid"])
+        client = run(api, nets=[{"network": network["net"].id}])
+        made.append(client["uuid"])
+        address = v4_of(server, network["net"].id)
+
+        def reaches(port: int) -> bool:
+            probe = f"sh -c 'nc -w 2 {address} {port} </dev/null'"
+            return "hi" in execute(api, client["uuid"], probe)["output"]
+
+        yield server, reaches
+    finally:
+        for uuid in made:
+            delete(api, uuid)
+
+
 def test_a_container_gets_a_bound_port_plugged_into_its_namespace(
         api: Api, demo: openstack.connection.Connection, network: dict[str, Any],
         cloud: Higgins) -> None:
@@ -132,25 +160,12 @@ def test_security_groups_are_enforced_inside_the_namespace(
     demo.network.create_security_group_rule(
         security_group_id=group.id, direction="ingress", ethertype="IPv4", protocol="tcp",
         port_range_min=8080, port_range_max=8080)
-    listen = ("for p in 8080 8081; do (while true; do echo hi | nc -l -p $p; done) & done; "
-              "trap 'exit 0' TERM; sleep 300 & wait")
-    made: list[str] = []
     try:
-        server = api.wait_status(api.create(
-            command=["sh", "-c", listen], nets=[{"network": network["net"].id}],
-            security_groups=[group.name])["uuid"], "Running", timeout=60)
-        made.append(server["uuid"])
-        assert server["security_groups"] == [group.id]  # Zun shows the groups' ids
-        client = run(api, nets=[{"network": network["net"].id}])
-        made.append(client["uuid"])
-        address = v4_of(server, network["net"].id)
-        opened = execute(api, client["uuid"], f"sh -c 'nc -w 3 {address} 8080 </dev/null'")
-        closed = execute(api, client["uuid"], f"sh -c 'nc -w 3 {address} 8081 </dev/null'")
-        assert "hi" in opened["output"], opened
-        assert "hi" not in closed["output"], closed
+        with serving(api, network, (8080, 8081), security_groups=[group.name]) as (
+                server, reaches):
+            assert server["security_groups"] == [group.id]  # Zun shows the groups' ids
+            assert reaches(8080) and not reaches(8081)
     finally:
-        for uuid in made:
-            delete(api, uuid)
         demo.network.delete_security_group(group.id)
 
 
@@ -186,35 +201,23 @@ def test_a_security_group_added_and_removed_opens_and_closes_a_port(
         security_group_id=group.id, direction="ingress", ethertype="IPv4", protocol="tcp",
         port_range_min=8080, port_range_max=8080)
     closed = demo.network.create_security_group(name=f"closed-{uuidlib.uuid4().hex[:6]}")
-    listen = "(while true; do echo hi | nc -l -p 8080; done) & trap 'exit 0' TERM; " \
-             "sleep 300 & wait"
-    made: list[str] = []
+
+    def shows(wanted: bool) -> bool:
+        return (group.id in (api.show(server["uuid"]) or {}).get("security_groups", [])) \
+            == wanted
+
     try:
-        server = api.wait_status(api.create(command=["sh", "-c", listen],
-                                            nets=[{"network": network["net"].id}],
-                                            security_groups=[closed.name])["uuid"],
-                                 "Running", timeout=60)
-        client = run(api, nets=[{"network": network["net"].id}])
-        made += [server["uuid"], client["uuid"]]
-        probe = f"sh -c 'nc -w 2 {v4_of(server, network['net'].id)} 8080 </dev/null'"
-
-        def answers() -> bool:
-            return "hi" in execute(api, client["uuid"], probe)["output"]
-
-        assert not answers()  # its only group has no ingress rule
-        assert api.action(server["uuid"], "add_security_group",
-                          f"?name={group.name}").status_code == 202
-        shown = wait_for(lambda: group.id in (api.show(server["uuid"]) or {}).get(
-            "security_groups", []) and api.show(server["uuid"]), 30, "the group shown")
-        assert shown and answers()
-        assert api.action(server["uuid"], "remove_security_group",
-                          f"?name={group.name}").status_code == 202
-        wait_for(lambda: group.id not in (api.show(server["uuid"]) or {}).get(
-            "security_groups", [group.id]), 30, "the group gone")
-        assert not answers()
+        with serving(api, network, security_groups=[closed.name]) as (server, reaches):
+            assert not reaches(8080)  # its only group has no ingress rule
+            assert api.action(server["uuid"], "add_security_group",
+                              f"?name={group.name}").status_code == 202
+            wait_for(lambda: shows(True), 30, "the group shown")
+            assert reaches(8080)
+            assert api.action(server["uuid"], "remove_security_group",
+                              f"?name={group.name}").status_code == 202
+            wait_for(lambda: shows(False), 30, "the group gone")
+            assert not reaches(8080)
     finally:
-        for uuid in made:
-            delete(api, uuid)
         demo.network.delete_security_group(group.id)
         demo.network.delete_security_group(closed.id)
 
@@ -222,48 +225,26 @@ def test_a_security_group_added_and_removed_opens_and_closes_a_port(
 def test_a_rule_added_in_neutron_reaches_a_running_container(
         api: Api, demo: openstack.connection.Connection, network: dict[str, Any]) -> None:
     group = demo.network.create_security_group(name=f"later-{uuidlib.uuid4().hex[:6]}")
-    listen = "(while true; do echo hi | nc -l -p 8080; done) & trap 'exit 0' TERM; " \
-             "sleep 300 & wait"
-    made: list[str] = []
     try:
-        server = api.wait_status(api.create(command=["sh", "-c", listen],
-                                            nets=[{"network": network["net"].id}],
-                                            security_groups=[group.name])["uuid"],
-                                 "Running", timeout=60)
-        client = run(api, nets=[{"network": network["net"].id}])
-        made += [server["uuid"], client["uuid"]]
-        probe = f"sh -c 'nc -w 2 {v4_of(server, network['net'].id)} 8080 </dev/null'"
-        assert "hi" not in execute(api, client["uuid"], probe)["output"]
-        demo.network.create_security_group_rule(
-            security_group_id=group.id, direction="ingress", ethertype="IPv4",
-            protocol="tcp", port_range_min=8080, port_range_max=8080)
-        wait_for(lambda: "hi" in execute(api, client["uuid"], probe)["output"], 30,
-                 "the new rule applied in the container's namespace")
+        with serving(api, network, security_groups=[group.name]) as (_, reaches):
+            assert not reaches(8080)
+            demo.network.create_security_group_rule(
+                security_group_id=group.id, direction="ingress", ethertype="IPv4",
+                protocol="tcp", port_range_min=8080, port_range_max=8080)
+            wait_for(lambda: reaches(8080), 30,
+                     "the new rule applied in the container's namespace")
     finally:
-        for uuid in made:
-            delete(api, uuid)
         demo.network.delete_security_group(group.id)
 
 
 def test_exposed_ports_get_a_group_of_their_own_deleted_with_the_container(
         api: Api, demo: openstack.connection.Connection, network: dict[str, Any]) -> None:
-    listen = "(while true; do echo hi | nc -l -p 8080; done) & trap 'exit 0' TERM; " \
-             "sleep 300 & wait"
-    server = api.wait_status(api.create(command=["sh", "-c", listen],
-                                        nets=[{"network": network["net"].id}],
-                                        exposed_ports={"8080/tcp": {}})["uuid"],
-                             "Running", timeout=60)
-    client = run(api, nets=[{"network": network["net"].id}])
-    try:
+    with serving(api, network, exposed_ports={"8080/tcp": {}}) as (server, reaches):
         (group_id,) = server["security_groups"]
         group = demo.network.get_security_group(group_id)
         assert (group.name, server["ports"]) == (f"higgins-exposed-{server['uuid']}", [8080])
         assert {(r["protocol"], r["port_range_min"]) for r in group.security_group_rules
                 if r["direction"] == "ingress"} == {("tcp", 8080)}
-        probe = f"sh -c 'nc -w 2 {v4_of(server, network['net'].id)} 8080 </dev/null'"
-        assert "hi" in execute(api, client["uuid"], probe)["output"]
-    finally:
-        for uuid in (server["uuid"], client["uuid"]):
-            delete(api, uuid)
+        assert reaches(8080)
     wait_for(lambda: demo.network.find_security_group(group_id) is None, 30,
              "the exposed ports' group deleted with the container")
