@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -86,10 +87,9 @@ class GlanceImages:
     def _scratch(self, prefix: str) -> Iterator[Path]:
         self._workdir.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix=prefix, suffix=".tar", dir=self._workdir)
+        os.close(handle)  # only its name is used: the writers open it themselves
         path = Path(name)
         try:
-            with open(handle, "wb"):
-                pass
             yield path
         finally:
             path.unlink(missing_ok=True)

@@ -111,10 +111,11 @@ class Networking:
         groups, port_security = found
         rules = tuple(netwiring.Rule(**r) for r in neutron.security_group_rules(conn, groups)) \
             if port_security else None
-        if self._applied.get((uuid, ifname), ()) == rules:
-            return
+        key = (uuid, ifname)
+        if key in self._applied and self._applied[key] == rules:
+            return  # as applied last (a first pass always applies: the plug's may be older)
         netwiring.apply_security_groups(pid, ifname, list(rules or ()), port_security)
-        self._applied[(uuid, ifname)] = rules
+        self._applied[key] = rules
 
     def _underlay(self) -> netwiring.Underlay | None:
         if not self.tunnel_ip:
@@ -186,7 +187,8 @@ class Networking:
                 self.detach(uuid, gone, keep_sandbox=True)
                 ports = [p for p in ports if p["id"] not in data["detach"]]
             else:
-                self._regroup(conn, pid, ports, data["group"], op == "add_security_group")
+                self._regroup(conn, uuid, pid, ports, data["group"],
+                              op == "add_security_group")
             bindings = [neutron.describe_port(conn, p["id"]) for p in ports]
         except (ServiceError, netwiring.WiringError) as error:
             raise DriverError(f"Could not change the container's networking: {error}") \
@@ -215,15 +217,19 @@ class Networking:
             raise
         return taken
 
-    def _regroup(self, conn: neutron.Connection, pid: int, ports: list[dict[str, Any]],
-                 group: str, adding: bool) -> None:
+    def _regroup(self, conn: neutron.Connection, uuid: str, pid: int,
+                 ports: list[dict[str, Any]], group: str, adding: bool) -> None:
+        """Add or remove `group` on every port, and renew each interface's filter (only the
+        filter: the port stays plugged as it is)."""
         for port in ports:
-            current = list(neutron.describe_port(conn, port["id"]).security_group_ids)
+            found = neutron.port_groups(conn, port["id"])
+            if found is None:
+                continue
+            current = list(found[0])
             wanted = [*current, group] if adding and group not in current else \
                 [g for g in current if g != group or adding]
             neutron.set_security_groups(conn, port["id"], wanted)
-            self._plug(conn, pid, neutron.describe_port(conn, port["id"]),
-                       str(port.get("ifname") or "eth0"))
+            self._filter(conn, uuid, pid, port["id"], str(port.get("ifname") or "eth0"))
 
     def forget_group(self, uuid: str, group_id: str) -> None:
         """Delete the security group made for the container's exposed ports (after its ports
